@@ -61,6 +61,14 @@ class JoinSpec(_Params):
     # Present-in-the-joined-table flag, e.g. olist's "closed deals" table marks won leads.
     indicator_column: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on_key(cls, data: Any) -> Any:
+        # YAML 1.1 reads an unquoted `on:` key as the boolean True; accept it rather than fail obscurely.
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
 
 class LabelPolicy(_Params):
     """How won/lost/open statuses become a 0/1 label."""
@@ -71,6 +79,9 @@ class LabelPolicy(_Params):
     # Open leads younger than this (at the export's reference time) are left out: their outcome is unknown.
     maturity_days: int = Field(90, ge=0)
     old_open: Literal["lost", "drop"] = "lost"
+    # drop_all: leads younger than maturity_days are left out whatever their status (young closed leads are
+    # biased towards quick losses); drop_open: only young open leads are left out.
+    immature: Literal["drop_all", "drop_open"] = "drop_all"
     # Reference time for maturity; default is the latest created_at in the export.
     reference_time: str | None = None
 
@@ -82,6 +93,8 @@ class Mapping(_Params):
     created_at: str | None = "created_at"
     # Wide exports without timestamps may order leads by a sequence column instead (e.g. a lead number).
     order_by: str | None = None
+    # True when a larger order_by value means an older lead (e.g. numbers counting down).
+    order_descending: bool = False
     closed_at: str | None = "closed_at"
     status: str = "status"
     first_contact_at: str | None = None
@@ -146,6 +159,18 @@ class LeakageParams(_Params):
     max_single_column_auc: float = Field(0.85, gt=0.5, le=1.0)
     # A column filled (non-missing) for one outcome and not the other: |fill rate(won) - fill rate(lost)|.
     max_fill_rate_gap: float = Field(0.5, gt=0.0, le=1.0)
+    # Filled more often for one outcome AND predictive: together the signature of a field sales fill in
+    # after contact (X Education's "Lead Quality": gap 0.37, AUC 0.80); honest fields show one or the other.
+    partial_fill_gap: float = Field(0.25, gt=0.0, le=1.0)
+    partial_fill_auc: float = Field(0.75, gt=0.5, le=1.0)
+    # Filled rows (or missing rows) that are almost all one outcome: presence alone encodes the label (Olist).
+    exclusive_fill_purity: float = Field(0.99, gt=0.5, le=1.0)
+    # Activity types with this share of events at/after closed_at (or on won leads only) are post-outcome.
+    post_outcome_share: float = Field(0.9, gt=0.5, le=1.0)
+    # Post-outcome types are only a warning (the as-of filter drops them) unless more of their events than
+    # this fall before as_of, where they would reach the features.
+    max_post_outcome_before_as_of: float = Field(0.01, ge=0.0, le=1.0)
+    cv_folds: int = Field(5, ge=2, le=20)  # out-of-fold target encoding of categorical columns
 
 
 class ValidateParams(_Params):
@@ -157,6 +182,8 @@ class ValidateParams(_Params):
     max_missing_rate: float = Field(0.95, ge=0.0, le=1.0)
     numeric_ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
     category_sets: dict[str, list[str]] = Field(default_factory=dict)
+    # Share of leads allowed to close before they were created (Olist has 2 such deals in 842).
+    max_closed_before_created_rate: float = Field(0.0, ge=0.0, le=0.1)
     leakage: LeakageParams = LeakageParams()
 
 
@@ -210,6 +237,8 @@ class TrainParams(_Params):
     # "balanced" up-weights conversions during fitting; calibration then restores true probabilities.
     class_weight: Literal["none", "balanced", "sqrt"] = "sqrt"
     num_threads: int = Field(2, ge=1)
+    # Training rows given exact TreeSHAP (~1k rows/s) to build the fast reason lookup tables.
+    reason_sample_rows: int = Field(4000, ge=100)
     tune: TuneParams = TuneParams()
     cold_start: ColdStartParams = ColdStartParams()
 
@@ -237,6 +266,10 @@ class EvaluateParams(_Params):
     max_ece: float = Field(0.05, ge=0.0, le=1.0)
     n_bins: int = Field(10, ge=2)
     top_reasons: int = Field(3, ge=1, le=10)
+    # ECE and the reliability plot use equal-count bins by default: lead scores crowd near the base rate,
+    # which leaves most equal-width bins nearly empty (see leadscore.monitoring.calibration).
+    calibration_bins: Literal["uniform", "quantile"] = "quantile"
+    bootstrap_samples: int = Field(200, ge=0)  # resamples for the AUC confidence interval (0 = none)
 
 
 class RegistryParams(_Params):
@@ -246,7 +279,8 @@ class RegistryParams(_Params):
     artifact_location: str = "mlruns/artifacts"
     experiment: str = "leadscore"
     model_name: str = "lead_scorer"
-    # The champion moves only if the new model's test AUC is at least champion AUC - tolerance.
+    # The champion moves only if the new model, scored with the champion on the same (new) test leads, is at
+    # least as good: AUC >= champion AUC - tolerance, or Brier / log loss <= champion's + tolerance.
     promote_metric: Literal["auc", "brier", "log_loss"] = "auc"
     tolerance: float = Field(0.0, ge=0.0)
 
@@ -256,6 +290,23 @@ class ReportParams(_Params):
 
     min_segment_count: int = Field(100, ge=1)
     bootstrap_samples: int = Field(200, ge=0)
+    # Outcomes of leads created less than this many days before the report are not final: those leads get
+    # label-free (CBPE) estimates instead of realized metrics (complaint 4: label delay).
+    maturity_days: int = Field(90, ge=0)
+    quarters_shown: int = Field(4, ge=1, le=20)  # cohorts in the estimate-vs-realized table
+    segment_columns: list[str] = ["industry", "lead_source", "region", "size_band"]
+    # Recommendation rules; each recommendation quotes the rule that produced it.
+    min_auc: float = Field(0.70, ge=0.5, le=1.0)  # retrain below this realized AUC
+    max_auc_drop: float = Field(0.05, ge=0.0, le=0.5)  # retrain when realized AUC is this far below reference
+    min_top_decile_lift: float = Field(1.5, ge=1.0)
+    max_calibration_in_the_large: float = Field(0.03, ge=0.0, le=1.0)  # recalibrate beyond +- this
+    calibration_slope_range: tuple[float, float] = (0.8, 1.2)  # recalibrate outside
+    psi_watch: float = Field(0.25, gt=0.0)  # PSI "act" threshold for score and segment drift
+    # The report stage: which quarter (None = the latest with at least min_segment_count leads), which leads
+    # are "production" (out-of-time for the model) and which period is the drift baseline.
+    quarter: str | None = None
+    splits: list[str] = ["test"]
+    reference_splits: list[str] = ["validation"]
 
 
 class Params(_Params):

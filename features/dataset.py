@@ -1,0 +1,107 @@
+"""The featurize stage's library part: canonical leads + activities -> feature frame + FeatureSpec.
+
+Every labelled lead is featurised as of ``created_at + as_of_offset_days`` (the moment its score is used), the
+out-of-time split is assigned, and the spec (notably the activity-type vocabulary) is learnt from the training
+period only, so nothing about validation or test leaks into the feature definitions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import build_features, leads_from_frame, resolve_as_of
+from features.columns import lead_ids, to_nanoseconds
+from features.intent import activity_columns, activity_type_vocabulary, types_before_as_of
+from features.schema import FeatureSpec, infer_spec
+from features.split import TRAIN, assign_split
+from leadscore import schema
+from leadscore.errors import DataValidationError
+from leadscore.params import FeatureParams, SplitParams
+
+logger = logging.getLogger(__name__)
+
+SPLIT_COLUMN = "split"
+
+
+@dataclass(frozen=True)
+class FeatureDataset:
+    """The featurize stage's output.
+
+    Attributes:
+        frame: lead_id, created_at (if any), as_of, label, true_p (simulator only), split, raw features.
+        spec: the frozen feature spec.
+    """
+
+    frame: pd.DataFrame
+    spec: FeatureSpec
+
+
+def featurize(
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    features: FeatureParams,
+    split: SplitParams,
+    as_of_offset_days: int,
+    *,
+    as_of: Any = None,
+) -> FeatureDataset:
+    """Build the training feature frame and its spec.
+
+    Args:
+        leads: canonical leads (data/interim/leads.parquet) with a 0/1 ``label``.
+        activities: canonical activity log, or None when the export has none. An empty log also means no
+            intent features (there is nothing to learn from).
+        features: feature-engineering params.
+        split: split fractions.
+        as_of_offset_days: training rows are featurised as of created_at + this many days.
+        as_of: override the scoring moment for every lead. Only for demonstrating leakage (a far-future as_of
+            disables the point-in-time filter); never used by the pipeline.
+
+    Raises:
+        DataValidationError: no label column, or labels other than 0/1.
+    """
+    if schema.LABEL not in leads.columns:
+        raise DataValidationError(f"leads have no {schema.LABEL!r} column: run the pull stage's label policy")
+    labels = pd.to_numeric(leads[schema.LABEL], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.isin(labels, (0.0, 1.0)).all():
+        raise DataValidationError(f"column {schema.LABEL!r} must hold only 0 and 1 (no missing values)")
+    n = len(leads)
+    has_time = schema.CREATED_AT in leads.columns
+    created_ns = to_nanoseconds(leads[schema.CREATED_AT], schema.CREATED_AT) if has_time else None
+    split_labels = assign_split(created_ns, n, split)
+
+    log = activity_columns(activities) if activities is not None and len(activities) else None
+    vocabulary: list[str] | None = None
+    base_spec = infer_spec(leads.columns, as_of_offset_days=as_of_offset_days)
+    as_of_ns = resolve_as_of(leads_from_frame(leads, base_spec), base_spec, n, as_of) if has_time else None
+    if log is not None and as_of_ns is not None:
+        train = split_labels == TRAIN
+        ids = lead_ids(leads[schema.LEAD_ID])
+        types = types_before_as_of(ids[train], as_of_ns[train], log)
+        vocabulary = activity_type_vocabulary(
+            types, features.min_activity_type_count, features.max_categories
+        )
+        logger.info("activity types with their own features: %s", ", ".join(vocabulary) or "(none)")
+    spec = infer_spec(
+        leads.columns,
+        activity_types=vocabulary,
+        intent_windows_days=features.intent_windows_days,
+        decay_half_life_days=features.decay_half_life_days,
+        as_of_offset_days=as_of_offset_days,
+    )
+    batch = build_features(leads_from_frame(leads, spec), spec, log, as_of=as_of)
+    frame = batch.to_frame(index=leads.index)
+    if has_time:
+        frame.insert(1, schema.CREATED_AT, leads[schema.CREATED_AT].to_numpy())
+    frame.insert(len(frame.columns) - len(spec.feature_names), schema.LABEL, labels.astype(np.int64))
+    if schema.TRUE_P in leads.columns:
+        frame.insert(
+            len(frame.columns) - len(spec.feature_names), schema.TRUE_P, leads[schema.TRUE_P].to_numpy()
+        )
+    frame.insert(len(frame.columns) - len(spec.feature_names), SPLIT_COLUMN, split_labels)
+    return FeatureDataset(frame=frame.reset_index(drop=True), spec=spec)

@@ -1,0 +1,3 @@
+"""The quarterly model-accuracy report for RevOps (``quarterly`` builds it, ``render`` writes HTML + JSON)."""
+
+from __future__ import annotations

@@ -1,0 +1,269 @@
+"""``leadscore score``: score a CSV/Parquet CRM export with a bundle or the registered champion.
+
+The export is mapped with the same ``leadscore.crm.mapping`` code the pull stage uses (the bundle stores the
+mapping it was trained with, so an export in the training shape needs no config) and scored with
+``bundle.score``: the numbers are the API's and evaluation's numbers. Outcome columns are not needed, and are
+ignored when present: a lead's score must not depend on how it ended.
+
+Output: one row per lead (ordered by created_at, like the canonical frame) with lead_id, probability, score,
+band, is_mql, is_sql, reasons_positive / reasons_negative (JSON strings; left out with ``--no-reasons``) and
+model_version (the bundle's content hash).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from leadscore import schema
+from leadscore.errors import ConfigError
+from leadscore.params import ActivityMapping, LabelPolicy, Mapping
+
+if TYPE_CHECKING:
+    from models.bundle import ScoringBundle
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "models:/lead_scorer@champion"
+OUTPUT_SUFFIXES = (".csv", ".parquet")
+REASON_COLUMNS = ("reasons_positive", "reasons_negative")
+SCORE_COLUMNS = ("probability", "score", "band", "is_mql", "is_sql")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the options of ``leadscore score``."""
+    from models.registry_cli import add_tracking_arguments
+
+    parser.add_argument("input", type=Path, metavar="IN", help="leads export (.csv or .parquet)")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUT", help="scores (.csv or .parquet)"
+    )
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"bundle directory or MLflow model URI (default {DEFAULT_MODEL})",
+    )
+    add_tracking_arguments(parser)
+    parser.add_argument(
+        "--activities", type=Path, help="activity log export (.csv or .parquet) for intent features"
+    )
+    parser.add_argument(
+        "--as-of", help="score every lead as of this time (ISO 8601, UTC; default: created_at + offset)"
+    )
+    parser.add_argument("--no-reasons", action="store_true", help="skip per-lead reasons (much faster)")
+    parser.add_argument(
+        "--top-reasons",
+        type=int,
+        help="reasons per direction (default: the evaluate.top_reasons the model was trained with, or 3)",
+    )
+    parser.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="PARAMS_YAML",
+        help="map export columns with source.mapping of this params file",
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, default=20_000, help="leads per scoring chunk (default 20000)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the export and write the result; returns the exit code."""
+    from leadscore.crm.sources import read_table_file
+
+    _check_output_path(args.output)
+    if args.chunk_size < 1:
+        raise ConfigError("--chunk-size must be at least 1")
+    if args.top_reasons is not None and not 1 <= args.top_reasons <= 10:
+        raise ConfigError("--top-reasons must be between 1 and 10")
+    as_of = parse_as_of(args.as_of)
+    # Read the inputs before loading the model: a wrong path fails in a second, not after an MLflow import.
+    raw_leads = read_table_file(args.input)
+    raw_activities = read_table_file(args.activities) if args.activities is not None else None
+    bundle = load_model(args.model, args.tracking_uri)
+    mapping = _mapping(bundle, args.mapping)
+    leads, activities = canonical_export(raw_leads, raw_activities, mapping)
+    scored = score_in_chunks(
+        bundle,
+        leads,
+        activities,
+        as_of=as_of,
+        with_reasons=not args.no_reasons,
+        top_reasons=args.top_reasons or int(bundle.metadata.get("top_reasons", 3)),
+        chunk_size=args.chunk_size,
+        progress=sys.stderr.isatty(),
+    )
+    write_scores(scored, args.output)
+    logger.info("scored %d leads with model %s -> %s", len(scored), bundle.version[:12], args.output)
+    return 0
+
+
+def load_model(location: str, tracking_uri: str) -> ScoringBundle:
+    """Load the bundle to score with: a bundle directory directly, anything else through MLflow.
+
+    A plain bundle directory does not need MLflow, whose import alone takes seconds; registry URIs and pyfunc
+    model directories go through ``models.mlflow_model.load_bundle``.
+    """
+    if not location.startswith(("models:/", "runs:/")) and not (Path(location) / "MLmodel").is_file():
+        from models.bundle import ScoringBundle
+
+        return ScoringBundle.load(location)
+    from models.registry_cli import quiet_mlflow
+
+    quiet_mlflow()
+    from models.mlflow_model import load_bundle
+
+    return load_bundle(location, tracking_uri=tracking_uri)
+
+
+def parse_as_of(value: str | None) -> pd.Timestamp | None:
+    """Parse ``--as-of`` into a naive UTC timestamp (the canonical clock); ``now`` is accepted."""
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp.now(tz="UTC") if value.strip().lower() == "now" else pd.Timestamp(value)
+    except ValueError:
+        raise ConfigError(
+            f"--as-of: cannot read {value!r} as a time (use ISO 8601, e.g. 2025-03-31T00:00)"
+        ) from None
+    if pd.isna(stamp):
+        raise ConfigError(f"--as-of: cannot read {value!r} as a time")
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def canonical_export(
+    raw_leads: pd.DataFrame, raw_activities: pd.DataFrame | None, mapping: Mapping
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Map an unlabeled (or labeled) export onto canonical leads and activities, keeping every lead.
+
+    Outcome columns are dropped before mapping: the label policy would otherwise drop young leads, which are
+    exactly the ones a batch run is for, and nothing about the outcome may reach scoring.
+
+    Raises:
+        SourceError: A mapped column is missing from the export.
+    """
+    from leadscore.crm.mapping import map_activities, map_leads
+
+    outcome_columns = [
+        c for c in (mapping.status, mapping.closed_at, mapping.true_p) if c and c in raw_leads.columns
+    ]
+    without_outcome = raw_leads.drop(columns=outcome_columns)
+    # No status column, so no label policy applies: the default policy is only a required argument.
+    leads = map_leads(without_outcome, mapping, LabelPolicy(), require_outcome=False).leads
+    if raw_activities is None:
+        return leads, None
+    activities, _ = map_activities(raw_activities, mapping.activities or ActivityMapping())
+    return leads, activities
+
+
+def _chunks(
+    leads: pd.DataFrame, activities: pd.DataFrame | None, size: int
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame | None]]:
+    starts = range(0, len(leads), size)
+    if activities is None:
+        yield from ((leads.iloc[start : start + size], None) for start in starts)
+        return
+    # Activities are grouped once by lead so each chunk takes its rows without scanning the whole log again.
+    positions = activities.groupby(schema.ACTIVITY_LEAD_ID, sort=False).indices
+    for start in starts:
+        chunk = leads.iloc[start : start + size]
+        rows = [positions[i] for i in chunk[schema.LEAD_ID].unique() if i in positions]
+        taken = np.sort(np.concatenate(rows)) if rows else np.empty(0, dtype=np.int64)
+        yield chunk, activities.iloc[taken]
+
+
+def score_in_chunks(
+    bundle: ScoringBundle,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    *,
+    as_of: pd.Timestamp | None = None,
+    with_reasons: bool = True,
+    top_reasons: int = 3,
+    chunk_size: int = 20_000,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Score canonical leads chunk by chunk and return the export frame (reasons as JSON strings).
+
+    Chunking bounds memory (reason attribution is the expensive part) and drives the progress bar; the numbers
+    are the same as one ``bundle.score`` call because every lead is scored independently.
+    """
+    from tqdm import tqdm
+
+    parts = []
+    with tqdm(total=len(leads), unit="lead", desc="scoring", file=sys.stderr, disable=not progress) as bar:
+        for chunk, chunk_activities in _chunks(leads, activities, chunk_size):
+            scored = bundle.score(
+                chunk, chunk_activities, as_of=as_of, top_reasons=top_reasons, with_reasons=with_reasons
+            )
+            parts.append(_export_frame(scored, with_reasons))
+            bar.update(len(chunk))
+    columns = [schema.LEAD_ID, *SCORE_COLUMNS, *(REASON_COLUMNS if with_reasons else ()), "model_version"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)
+    out["model_version"] = bundle.version
+    return out[columns]
+
+
+def _export_frame(scored: pd.DataFrame, with_reasons: bool) -> pd.DataFrame:
+    out = scored[[schema.LEAD_ID, *SCORE_COLUMNS]].copy()
+    if with_reasons:
+        for column in REASON_COLUMNS:
+            out[column] = [json.dumps(_plain(value)) for value in scored[column]]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Numpy scalars and NaN -> JSON-safe Python values (NaN is not valid JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def write_scores(scored: pd.DataFrame, path: Path) -> None:
+    """Write CSV or Parquet by extension."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".parquet":
+        scored.to_parquet(path, index=False)
+    else:
+        scored.to_csv(path, index=False)
+
+
+def _check_output_path(path: Path) -> None:
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ConfigError(f"unsupported output file type {path.suffix!r} (use .csv or .parquet): {path}")
+    if path.is_dir():
+        raise ConfigError(f"output path is a directory: {path}")
+
+
+def _mapping(bundle: ScoringBundle, params_path: Path | None) -> Mapping:
+    """The export mapping: from the given params file, else the one stored in the bundle at training time."""
+    if params_path is not None:
+        from leadscore.params import load_params
+
+        return load_params(params_path).source.mapping
+    stored = bundle.metadata.get("mapping")
+    if not stored:
+        raise ConfigError("the model carries no export mapping; pass --mapping params.yaml")
+    try:
+        return Mapping.model_validate(stored)
+    except ValueError as exc:
+        raise ConfigError(f"the mapping stored in the model is invalid: {str(exc).splitlines()[0]}") from None

@@ -1,0 +1,177 @@
+"""LightGBM training on the training period with early stopping on the validation period.
+
+Determinism: seeds come from ``base.seed``, LightGBM runs with ``deterministic=True`` and row-wise histograms,
+so the same data and params give a byte-identical model (a test checks the model string).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from leadscore.errors import DataValidationError
+from leadscore.params import TrainParams
+from models.cold_start import ColdStartDecision, assess_cold_start, cold_start_overrides
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """A trained booster (trimmed to its best iteration) and how it came about."""
+
+    booster: lgb.Booster
+    best_iteration: int
+    lgb_params: dict[str, Any]
+    cold_start: ColdStartDecision
+    tuning: dict[str, Any] | None = None
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def scale_pos_weight(y: np.ndarray, mode: str) -> float:
+    """Weight of conversions relative to non-conversions for ``train.class_weight``.
+
+    "balanced" = negatives / positives, "sqrt" = its square root (a milder push that keeps trees from
+    over-splitting on rare positives), "none" = 1. Calibration afterwards restores real probabilities.
+    """
+    n_pos = float(np.sum(y))
+    n_neg = float(len(y) - n_pos)
+    if mode == "none" or n_pos == 0:
+        return 1.0
+    ratio = n_neg / n_pos
+    return ratio if mode == "balanced" else math.sqrt(ratio)
+
+
+def lgb_params(params: TrainParams, seed: int, pos_weight: float) -> dict[str, Any]:
+    """LightGBM parameter dict from TrainParams (``num_boost_round`` kept separately by the caller)."""
+    return {
+        "objective": "binary",
+        # Weighted training distorts log loss, so early stopping watches ranking (AUC) in that case.
+        "metric": "binary_logloss" if pos_weight == 1.0 else "auc",
+        "num_leaves": params.num_leaves,
+        "max_depth": params.max_depth,
+        "learning_rate": params.learning_rate,
+        "min_data_in_leaf": params.min_child_samples,
+        "feature_fraction": params.feature_fraction,
+        "bagging_fraction": params.bagging_fraction,
+        "bagging_freq": params.bagging_freq,
+        "lambda_l2": params.lambda_l2,
+        "scale_pos_weight": pos_weight,
+        "num_threads": params.num_threads,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "feature_pre_filter": False,
+        "verbosity": -1,
+    }
+
+
+def fit_booster(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    feature_names: list[str],
+    categorical: list[int],
+    params: dict[str, Any],
+    num_boost_round: int,
+    early_stopping_rounds: int,
+) -> tuple[lgb.Booster, int, float]:
+    """One LightGBM fit with early stopping.
+
+    Returns:
+        (booster trimmed to its best iteration, best iteration, validation score at it).
+    """
+    train_set = lgb.Dataset(
+        X_train,
+        label=y_train,
+        feature_name=feature_names,
+        categorical_feature=categorical,
+        free_raw_data=True,
+    )
+    val_set = lgb.Dataset(X_val, label=y_val, reference=train_set)
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=num_boost_round,
+        valid_sets=[val_set],
+        valid_names=["validation"],
+        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    metric = params["metric"]
+    score = float(booster.best_score["validation"][metric]) if booster.best_score else float("nan")
+    # Keep only the trees up to the best iteration: what is saved is exactly what is scored.
+    trimmed = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    return trimmed, best, score
+
+
+def train_model(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    feature_names: list[str],
+    categorical: list[int],
+    params: TrainParams,
+    seed: int,
+) -> TrainResult:
+    """Train the scoring booster: cold-start check, optional tuning, final fit.
+
+    Args:
+        X_train: training-period model matrix.
+        y_train: training labels (0/1).
+        X_val: validation-period model matrix (early stopping, tuning).
+        y_val: validation labels.
+        feature_names: column names of the matrices.
+        categorical: indices of categorical columns (integer codes).
+        params: training params.
+        seed: base.seed.
+
+    Raises:
+        DataValidationError: a period lacks one of the classes, or cold start with action "stop".
+    """
+    started = time.perf_counter()
+    for name, y in (("training", y_train), ("validation", y_val)):
+        if len(np.unique(y)) < 2:
+            raise DataValidationError(f"the {name} period has only one outcome class: cannot train")
+    decision = assess_cold_start(np.concatenate([y_train, y_val]), params.cold_start)
+    pos_weight = scale_pos_weight(y_train, params.class_weight)
+    base = lgb_params(params, seed, pos_weight)
+    rounds = params.n_estimators
+    tuning: dict[str, Any] | None = None
+    warnings: list[str] = []
+    if decision.cold:
+        overrides = cold_start_overrides(len(y_train))
+        rounds = min(rounds, overrides.pop("num_boost_round"))
+        base.update(overrides)
+        warnings.append(decision.warning)
+        if params.tune.enabled:
+            warnings.append("tuning skipped: cold start")
+    elif params.tune.enabled:
+        from models.tune import tune_params
+
+        overrides, tuning = tune_params(
+            X_train, y_train, X_val, y_val, feature_names, categorical, base, params, seed
+        )
+        base.update(overrides)
+    booster, best, score = fit_booster(
+        X_train, y_train, X_val, y_val, feature_names, categorical, base, rounds, params.early_stopping_rounds
+    )
+    seconds = time.perf_counter() - started
+    logger.info(
+        "trained LightGBM: %d trees, validation %s %.4f, %.1fs%s",
+        best,
+        base["metric"],
+        score,
+        seconds,
+        " (cold start model)" if decision.cold else "",
+    )
+    return TrainResult(booster, best, base, decision, tuning, seconds, warnings)

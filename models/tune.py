@@ -1,0 +1,78 @@
+"""Optional optuna search of LightGBM settings on the validation period (``train.tune``).
+
+The objective is the early-stopping metric on the validation period (the same period later used for
+calibration and bands; a mild optimism the test period then reveals honestly). TPE is seeded from base.seed;
+with a time budget the number of finished trials depends on machine speed, so tuned runs are reproducible only
+when ``n_trials`` is reached before ``time_budget_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from leadscore.params import TrainParams
+
+logger = logging.getLogger(__name__)
+
+
+def tune_params(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    feature_names: list[str],
+    categorical: list[int],
+    base: dict[str, Any],
+    params: TrainParams,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Search tree settings; returns (best overrides of ``base``, a summary for the metrics file)."""
+    import optuna
+
+    from models.train import fit_booster
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    maximise = base["metric"] == "auc"
+
+    def objective(trial: optuna.Trial) -> float:
+        trial_params = dict(base)
+        trial_params.update(
+            num_leaves=trial.suggest_int("num_leaves", 4, 63, log=True),
+            learning_rate=trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+            min_data_in_leaf=trial.suggest_int("min_data_in_leaf", 10, 300, log=True),
+            feature_fraction=trial.suggest_float("feature_fraction", 0.4, 1.0),
+            bagging_fraction=trial.suggest_float("bagging_fraction", 0.5, 1.0),
+            lambda_l2=trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
+        )
+        _, best, score = fit_booster(
+            X_train,
+            y_train,
+            X_val,
+            y_val,
+            feature_names,
+            categorical,
+            trial_params,
+            params.n_estimators,
+            params.early_stopping_rounds,
+        )
+        trial.set_user_attr("best_iteration", best)
+        return score
+
+    started = time.perf_counter()
+    study = optuna.create_study(
+        direction="maximize" if maximise else "minimize", sampler=optuna.samplers.TPESampler(seed=seed)
+    )
+    study.optimize(objective, n_trials=params.tune.n_trials, timeout=params.tune.time_budget_seconds)
+    summary = {
+        "trials": len(study.trials),
+        "seconds": round(time.perf_counter() - started, 1),
+        "metric": base["metric"],
+        "best_value": float(study.best_value),
+        "best_params": dict(study.best_params),
+    }
+    logger.info("tuning: %d trials, best %s %.4f", summary["trials"], base["metric"], summary["best_value"])
+    return dict(study.best_params), summary

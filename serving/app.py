@@ -1,0 +1,104 @@
+"""The scoring API: ``create_app(settings)`` builds it, the lifespan opens and closes what it holds.
+
+Nothing happens at import time and nothing global is shared between apps, so tests build as many apps as they
+like. Start-up order: open the prediction log (migrations run here), start its writer, start the model holder
+in the background (the service answers /health/live at once and /health/ready once a model is loaded and
+warmed). Shutdown is the reverse, and the writer is drained before the process exits so no scored lead goes
+unlogged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+
+from serving.auth import ApiKeyAuthenticator
+from serving.deps import Services
+from serving.errors import install_error_handlers
+from serving.feature_log import prepare_rows
+from serving.middleware import RequestContextMiddleware
+from serving.model_holder import holder_for
+from serving.routes import accuracy, drift, health, model, outcomes, score
+from serving.settings import ServingSettings
+from serving.store import PredictionStore, PredictionWriter
+
+logger = logging.getLogger(__name__)
+
+API_DESCRIPTION = """
+Calibrated lead scores with reasons, the prediction log behind them, and the monitoring read-outs.
+
+* Every route except `/health/*` needs an `X-API-Key` header (`leadscore keys create NAME`).
+* Errors always have the body `{"error": {"code", "message", "field"}}`.
+* Scores are calibrated probabilities: `score` = round(100 x probability), bands are fixed probability ranges.
+"""
+
+
+def create_app(settings: ServingSettings) -> FastAPI:
+    """Build the API for ``settings`` (validated runtime settings; see ``serving.settings``)."""
+    services = Services(
+        settings=settings,
+        auth=ApiKeyAuthenticator(
+            settings.api_keys_file, settings.env_key_hashes, refresh_seconds=settings.keys_refresh_seconds
+        ),
+        holder=holder_for(settings.model_uri, settings.tracking_uri),
+    )
+    if not services.auth.key_names:
+        logger.warning(
+            "no API keys configured: every /v1 request will be refused (leadscore keys create NAME)"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Migrations and the first connection block; keep the event loop free while they run.
+        store = await anyio.to_thread.run_sync(PredictionStore.open, settings.database_url)
+        writer = PredictionWriter(
+            store,
+            batch_size=settings.log_batch_size,
+            flush_seconds=settings.log_flush_seconds,
+            queue_max=settings.log_queue_max,
+            prepare=prepare_rows,
+        )
+        writer.start()
+        services.store, services.writer = store, writer
+        services.holder.start(settings.reload_poll_seconds)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(services.holder.stop)
+            # Every request has finished by now (uvicorn waits for them), so draining loses nothing.
+            await anyio.to_thread.run_sync(writer.stop)
+            store.close()
+            services.store = services.writer = None
+
+    app = FastAPI(
+        title="leadscore scoring API",
+        version="1",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.public_docs else None,
+        docs_url="/docs" if settings.public_docs else None,
+        redoc_url="/redoc" if settings.public_docs else None,
+    )
+    app.state.services = services
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    for module in (health, score, outcomes, accuracy, drift, model):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and multi-worker runs: settings from LEADSCORE_* variables.
+
+    Worker processes are spawned fresh, so this entry point configures their logging itself.
+    """
+    from leadscore.logs import configure_logging
+    from serving.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(getattr(logging, settings.log_level.upper()))
+    return create_app(settings)

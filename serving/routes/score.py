@@ -1,0 +1,151 @@
+"""Scoring: one lead or a batch, through ``bundle.score_records`` (the fast path of ``bundle.score``).
+
+The routes are plain ``def``: inference is CPU-bound, so it runs in the thread pool and the event loop keeps
+accepting connections. The hot path builds no DataFrame and commits nothing: the log rows go to the background
+writer's queue, and the response is serialised once, straight to bytes (returning a ``Response`` also spares
+FastAPI a second thread-pool hop to re-validate the body it would otherwise build).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic_core import to_json
+
+from leadscore import schema
+from serving.deps import ScoringContext, ScoringDep
+from serving.errors import ApiError, error_responses
+from serving.feature_log import ScoredLeads
+from serving.model_holder import LoadedModel
+from serving.schemas import BatchScoreRequest, BatchScoreResponse, LeadIn, ScoreResponse
+from serving.store import PredictionRow
+
+logger = logging.getLogger(__name__)
+
+# No router-level key dependency: ScoringDep checks the key itself, as the hot path's only dependency.
+router = APIRouter(prefix="/v1", tags=["scoring"])
+
+_RESPONSE_KEYS = ("lead_id", "probability", "score", "band", "is_mql", "is_sql")
+
+
+@router.post(
+    "/score",
+    response_model=ScoreResponse,
+    summary="Score one lead",
+    description="Calibrated conversion probability, 0-100 score, band, MQL/SQL flags and the top reasons "
+    "either way, in business words. Contact fields (contact_name, email, phone) are accepted and dropped.",
+    responses=error_responses(401, 413, 422, 503),
+)
+def score_lead(lead: LeadIn, ctx: ScoringDep) -> Response:
+    """Score one lead and queue its log row."""
+    results = score_leads([lead], ctx, batch=False)
+    return Response(to_json(results[0], fallback=_plain), media_type="application/json")
+
+
+@router.post(
+    "/score/batch",
+    response_model=BatchScoreResponse,
+    summary="Score a batch of leads",
+    description="Up to LEADSCORE_MAX_BATCH_SIZE leads in one model pass; results keep the request order. "
+    "A larger batch is refused with 413 (split it).",
+    responses=error_responses(401, 413, 422, 503),
+)
+def score_batch(body: BatchScoreRequest, ctx: ScoringDep) -> Response:
+    """Score many leads at once."""
+    limit = ctx.services.settings.max_batch_size
+    if len(body.leads) > limit:
+        raise ApiError(
+            413, "batch_too_large", f"{len(body.leads)} leads in one batch; the limit is {limit}", "leads"
+        )
+    results = score_leads(body.leads, ctx, batch=True)
+    payload = {"model_version": ctx.model.version, "count": len(results), "results": results}
+    return Response(to_json(payload, fallback=_plain), media_type="application/json")
+
+
+def score_leads(leads: list[LeadIn], ctx: ScoringContext, *, batch: bool) -> list[dict[str, Any]]:
+    """Score leads with one bundle object (never mixed across a reload) and queue their log rows.
+
+    Leads sent with pre-aggregated ``intent`` counts and leads sent with raw ``activities`` go through the
+    bundle separately, because the bundle reads intent columns only when it is given no activity log.
+    """
+    _, writer = ctx.services.require_store()
+    current = ctx.model
+    bundle = current.bundle
+    top = ctx.services.settings.top_reasons
+    scored_at = datetime.now(UTC)
+    logged_at = scored_at.replace(tzinfo=None)
+    intent_idx = [i for i, lead in enumerate(leads) if lead.intent is not None]
+    groups = (
+        [intent_idx, [i for i, lead in enumerate(leads) if lead.intent is None]]
+        if intent_idx
+        else [list(range(len(leads)))]
+    )
+    results: list[dict[str, Any] | None] = [None] * len(leads)
+    for group in groups:
+        if not group:
+            continue
+        records = [leads[i].to_record() for i in group]
+        activities: list[dict[str, Any]] | None = None
+        if leads[group[0]].intent is not None:
+            _check_intent_names(leads, group, current, batch)
+        else:
+            activities = [
+                {
+                    schema.ACTIVITY_LEAD_ID: leads[i].lead_id,
+                    schema.ACTIVITY_AT: a.occurred_at,
+                    schema.ACTIVITY_TYPE: a.activity_type,
+                }
+                for i in group
+                for a in leads[i].activities or ()
+            ]
+        outputs = bundle.score_records(records, activities, top_reasons=max(top, 1), with_reasons=top > 0)
+        rows = []
+        for i, out in zip(group, outputs, strict=True):
+            results[i] = {
+                **{key: out[key] for key in _RESPONSE_KEYS},
+                "reasons_positive": out["reasons_positive"],
+                "reasons_negative": out["reasons_negative"],
+                "model_version": current.version,
+                "scored_at": scored_at,
+            }
+            rows.append(
+                PredictionRow(
+                    lead_id=out["lead_id"],
+                    model_version=current.version,
+                    features_hash=out["features_hash"],
+                    probability=out["probability"],
+                    score=out["score"],
+                    band=out["band"],
+                    scored_at=logged_at,
+                    request_id=ctx.request_id,
+                    api_key_name=ctx.key_name,
+                    features=None,  # filled in by the writer thread (serving.feature_log)
+                )
+            )
+        writer.submit(ScoredLeads(bundle, records, activities, rows))
+    return results  # type: ignore[return-value]
+
+
+def _check_intent_names(leads: list[LeadIn], group: list[int], current: LoadedModel, batch: bool) -> None:
+    known = set(current.bundle.spec.intent_feature_names)
+    for i in group:
+        for name in leads[i].intent or {}:
+            if name not in known:
+                field = f"leads.{i}.intent.{name}" if batch else f"intent.{name}"
+                raise ApiError(
+                    422,
+                    "validation_error",
+                    f"{name!r} is not an intent feature of model {current.version}",
+                    field,
+                )
+
+
+def _plain(value: Any) -> Any:
+    # numpy scalars from the bundle's columnar path
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

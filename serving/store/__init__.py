@@ -1,0 +1,13 @@
+"""Prediction log: SQLAlchemy tables, packaged alembic migrations, the store and its background writer."""
+
+from serving.store.store import OutcomeRecord, OutcomeUpsertResult, PredictionRow, PredictionStore, utc_naive
+from serving.store.writer import PredictionWriter
+
+__all__ = [
+    "OutcomeRecord",
+    "OutcomeUpsertResult",
+    "PredictionRow",
+    "PredictionStore",
+    "PredictionWriter",
+    "utc_naive",
+]

@@ -1,0 +1,397 @@
+"""The prediction log: batched inserts, idempotent outcome upserts and the accuracy and drift queries.
+
+Reads return small pandas frames because the monitoring code (leadscore.monitoring) works on frames; writes
+take plain dicts because they come from the request path, where building frames would dominate latency.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypedDict
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from serving.store.db import create_store_engine, run_migrations
+from serving.store.tables import feature_layouts, outcomes, predictions
+
+logger = logging.getLogger(__name__)
+
+# Stay far below SQLite's bound-parameter limit for IN lists and multi-row statements.
+_CHUNK = 500
+
+
+class PredictionRow(TypedDict):
+    """One scored lead as it enters the log (timestamps naive UTC, no PII)."""
+
+    lead_id: str
+    model_version: str
+    features_hash: str | None
+    probability: float
+    score: int
+    band: str
+    scored_at: datetime
+    request_id: str | None
+    api_key_name: str | None
+    features: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """A closed lead reported by the CRM."""
+
+    lead_id: str
+    outcome: str  # "won" | "lost"
+    closed_at: datetime  # naive UTC
+
+
+@dataclass(frozen=True)
+class OutcomeUpsertResult:
+    """What an outcomes post changed; unknown ids were never scored and are not stored."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    unknown_lead_ids: list[str] = field(default_factory=list)
+
+
+def utc_naive(value: datetime) -> datetime:
+    """Normalise a datetime to naive UTC (naive input is taken to be UTC already)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class PredictionStore:
+    """Access to the prediction log database; thread-safe (one engine, a connection per call)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._layouts: dict[str, tuple[str, ...]] = {}  # model version -> feature names, as stored
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> PredictionStore:
+        """Create the engine for ``url`` and, by default, run the packaged migrations to head."""
+        engine = create_store_engine(url)
+        if migrate:
+            run_migrations(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+    # --- writes -------------------------------------------------------------------------------------------
+    def insert_predictions(self, rows: Sequence[PredictionRow]) -> int:
+        """Insert scored leads in one transaction (one executemany); returns the row count.
+
+        Feature values are stored as a bare JSON array in the order of the model version's layout, which is
+        recorded once per version in the same transaction.
+        """
+        if not rows:
+            return 0
+        # Layouts first seen here are cached only after the commit: a rolled-back layout must not be assumed.
+        layouts = dict(self._layouts)
+        with self.engine.begin() as conn:
+            payload = [{**row, "features": self._encode_features(conn, row, layouts)} for row in rows]
+            conn.execute(predictions.insert(), payload)
+        self._layouts = layouts
+        return len(payload)
+
+    def _encode_features(
+        self, conn: Connection, row: PredictionRow, layouts: dict[str, tuple[str, ...]]
+    ) -> str | None:
+        values = row["features"]
+        if values is None:
+            return None
+        names = tuple(values)
+        layout = layouts.get(row["model_version"])
+        if layout is None:
+            layout = layouts[row["model_version"]] = self._store_layout(conn, row["model_version"], names)
+        if names == layout:
+            return _dump_json(list(values.values()))
+        return _dump_json(values)  # a row that does not match its version's layout keeps its own names
+
+    def _store_layout(self, conn: Connection, version: str, names: tuple[str, ...]) -> tuple[str, ...]:
+        stmt = self._insert(feature_layouts).values(
+            model_version=version, names=json.dumps(list(names)), created_at=utc_naive(datetime.now(UTC))
+        )
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=[feature_layouts.c.model_version]))
+        stored = conn.scalar(
+            select(feature_layouts.c.names).where(feature_layouts.c.model_version == version)
+        )
+        return tuple(json.loads(stored)) if stored else names
+
+    def upsert_outcomes(
+        self, records: Iterable[OutcomeRecord], *, received_at: datetime | None = None
+    ) -> OutcomeUpsertResult:
+        """Store outcomes idempotently: a repeated post changes nothing, a changed outcome updates the row.
+
+        Outcomes of leads that were never scored are reported back and not stored: without a score there is
+        nothing to measure, and storing them would let a typo in a lead id pass silently.
+        """
+        latest: dict[str, OutcomeRecord] = {}
+        for record in records:  # a repeated lead id in one post: the last one wins, like a replayed feed
+            latest[record.lead_id] = OutcomeRecord(
+                record.lead_id, record.outcome, utc_naive(record.closed_at)
+            )
+        if not latest:
+            return OutcomeUpsertResult()
+        received = utc_naive(received_at or datetime.now(UTC))
+        ids = list(latest)
+        with self.engine.begin() as conn:
+            known: set[str] = set()
+            existing: dict[str, tuple[str, datetime]] = {}
+            for chunk in _chunks(ids):
+                known.update(
+                    conn.scalars(
+                        select(predictions.c.lead_id).where(predictions.c.lead_id.in_(chunk)).distinct()
+                    )
+                )
+                for lead_id, outcome, closed_at in conn.execute(
+                    select(outcomes.c.lead_id, outcomes.c.outcome, outcomes.c.closed_at).where(
+                        outcomes.c.lead_id.in_(chunk)
+                    )
+                ):
+                    existing[lead_id] = (outcome, closed_at)
+            new_rows, changed_rows, unchanged = [], [], 0
+            for lead_id in ids:
+                if lead_id not in known:
+                    continue
+                record = latest[lead_id]
+                row = {
+                    "lead_id": lead_id,
+                    "outcome": record.outcome,
+                    "closed_at": record.closed_at,
+                    "received_at": received,
+                }
+                before = existing.get(lead_id)
+                if before is None:
+                    new_rows.append(row)
+                elif before != (record.outcome, record.closed_at):
+                    changed_rows.append(row)
+                else:
+                    unchanged += 1
+            to_write = new_rows + changed_rows
+            if to_write:
+                stmt = self._insert(outcomes)
+                # ON CONFLICT keeps two concurrent posts of the same lead from failing on the primary key.
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[outcomes.c.lead_id],
+                    set_={
+                        "outcome": stmt.excluded.outcome,
+                        "closed_at": stmt.excluded.closed_at,
+                        "received_at": stmt.excluded.received_at,
+                    },
+                )
+                conn.execute(stmt, to_write)
+        unknown = [lead_id for lead_id in ids if lead_id not in known]
+        return OutcomeUpsertResult(len(new_rows), len(changed_rows), unchanged, unknown)
+
+    # --- reads --------------------------------------------------------------------------------------------
+    def count_predictions(self) -> int:
+        """Number of logged predictions (for tests and the health view)."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(predictions)) or 0)
+
+    def outcome_for(self, lead_id: str) -> tuple[str, datetime, datetime] | None:
+        """(outcome, closed_at, received_at) of one lead, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(outcomes.c.outcome, outcomes.c.closed_at, outcomes.c.received_at).where(
+                    outcomes.c.lead_id == lead_id
+                )
+            ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def labelled_scores(
+        self, start: datetime | None = None, end: datetime | None = None, model_version: str | None = None
+    ) -> pd.DataFrame:
+        """Per lead with an outcome: its latest score made no later than the close, within the scoring window.
+
+        A score made after the lead closed could have seen the outcome coming, so it never counts.
+
+        Returns:
+            Columns lead_id, probability, score, band, model_version, scored_at, label (1 won, 0 lost).
+        """
+        ranked = self._ranked(start, end, model_version, with_outcome=True)
+        query = select(
+            ranked.c.lead_id,
+            ranked.c.probability,
+            ranked.c.score,
+            ranked.c.band,
+            ranked.c.model_version,
+            ranked.c.scored_at,
+            ranked.c.outcome,
+        ).where(ranked.c.rank == 1)
+        frame = self._frame(query)
+        frame["label"] = (frame.pop("outcome") == "won").astype("int64")
+        return frame
+
+    def open_scores(
+        self, start: datetime | None = None, end: datetime | None = None, model_version: str | None = None
+    ) -> pd.DataFrame:
+        """Per scored lead without an outcome yet: its latest score in the window (input of CBPE).
+
+        Returns:
+            Columns lead_id, probability, score, band, model_version, scored_at.
+        """
+        ranked = self._ranked(start, end, model_version, with_outcome=False)
+        query = select(
+            ranked.c.lead_id,
+            ranked.c.probability,
+            ranked.c.score,
+            ranked.c.band,
+            ranked.c.model_version,
+            ranked.c.scored_at,
+        ).where(ranked.c.rank == 1)
+        return self._frame(query)
+
+    def recent_features(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        limit: int = 50_000,
+        model_version: str | None = None,
+    ) -> pd.DataFrame:
+        """Raw feature values and probability of the newest ``limit`` predictions in the window.
+
+        Returns:
+            One column per stored feature plus ``probability``, ``model_version`` and ``scored_at``.
+        """
+        query = (
+            select(
+                predictions.c.features,
+                predictions.c.model_version,
+                predictions.c.probability,
+                predictions.c.scored_at,
+            )
+            .where(*self._window(start, end), *self._version(model_version))
+            .order_by(predictions.c.scored_at.desc(), predictions.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            layouts = {
+                version: json.loads(names)
+                for version, names in conn.execute(
+                    select(feature_layouts.c.model_version, feature_layouts.c.names)
+                )
+            }
+        # Decode per model version: all array rows of a version in one json.loads, objects one by one.
+        parts = []
+        for version in dict.fromkeys(r[1] for r in rows):
+            group = [r for r in rows if r[1] == version]
+            arrays = [r for r in group if r[0] and r[0][0] == "[" and version in layouts]
+            others = [r for r in group if not (r[0] and r[0][0] == "[" and version in layouts)]
+            if arrays:
+                values = json.loads("[" + ",".join(r[0] for r in arrays) + "]")
+                parts.append(_with_meta(pd.DataFrame(values, columns=layouts[version]), arrays))
+            if others:
+                decoded = [json.loads(r[0]) if r[0] and r[0][0] == "{" else {} for r in others]
+                parts.append(_with_meta(pd.DataFrame.from_records(decoded), others))
+        if not parts:
+            return pd.DataFrame(columns=["probability", "model_version", "scored_at"])
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    # --- helpers ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _window(start: datetime | None, end: datetime | None) -> list[Any]:
+        clauses = []
+        if start is not None:
+            clauses.append(predictions.c.scored_at >= utc_naive(start))
+        if end is not None:
+            clauses.append(predictions.c.scored_at < utc_naive(end))
+        return clauses
+
+    @staticmethod
+    def _version(model_version: str | None) -> list[Any]:
+        return [] if model_version is None else [predictions.c.model_version == model_version]
+
+    def _ranked(
+        self, start: datetime | None, end: datetime | None, model_version: str | None, *, with_outcome: bool
+    ) -> Any:
+        p = predictions.c
+        rank = (
+            func.row_number()
+            .over(partition_by=p.lead_id, order_by=(p.scored_at.desc(), p.id.desc()))
+            .label("rank")
+        )
+        clauses = self._window(start, end) + self._version(model_version)
+        columns = [p.lead_id, p.probability, p.score, p.band, p.model_version, p.scored_at, rank]
+        query: Select[Any]
+        if with_outcome:
+            query = (
+                select(*columns, outcomes.c.outcome)
+                .join(outcomes, outcomes.c.lead_id == p.lead_id)
+                .where(p.scored_at <= outcomes.c.closed_at, *clauses)
+            )
+        else:
+            query = (
+                select(*columns)
+                .outerjoin(outcomes, outcomes.c.lead_id == p.lead_id)
+                .where(outcomes.c.lead_id.is_(None), *clauses)
+            )
+        return query.subquery("ranked")
+
+    def _frame(self, query: Select[Any]) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+        if not frame.empty:
+            frame["scored_at"] = pd.to_datetime(frame["scored_at"])
+        return frame
+
+
+def _with_meta(frame: pd.DataFrame, rows: Sequence[Any]) -> pd.DataFrame:
+    frame["model_version"] = [r[1] for r in rows]
+    frame["probability"] = np.array([r[2] for r in rows], dtype=np.float64)
+    frame["scored_at"] = pd.to_datetime([r[3] for r in rows])
+    return frame
+
+
+def _dump_json(values: list[Any] | dict[str, Any]) -> str:
+    try:
+        return json.dumps(values, separators=(",", ":"), default=_json_default, allow_nan=False)
+    except ValueError:  # NaN or inf: JSON has neither; null reads back as missing
+        if isinstance(values, dict):
+            return _dump_json({k: _finite_or_none(v) for k, v in values.items()})
+        return _dump_json([_finite_or_none(v) for v in values])
+
+
+def _finite_or_none(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and timestamps from the bundle's feature frame
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        item = value.item()
+        return None if isinstance(item, float) and item != item else item
+    raise TypeError(f"cannot store feature value of type {type(value).__name__}")
+
+
+__all__ = [
+    "OutcomeRecord",
+    "OutcomeUpsertResult",
+    "PredictionRow",
+    "PredictionStore",
+    "utc_naive",
+]

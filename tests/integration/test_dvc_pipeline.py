@@ -1,0 +1,124 @@
+"""End-to-end: the real `dvc repro` on a small simulated CRM, in a throw-away copy of the project.
+
+This is the data scientist's workflow from issue #2: repro ends with a registered champion, a second repro is a
+no-op, changing one param re-runs only what depends on it, and a corrupt export stops `validate` with one readable
+line while the champion stays exactly where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+CODE = ["pipelines", "features", "models", "serving", "leadscore", "dvc.yaml", "params.yaml"]
+
+
+def _dvc(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env["DVC_NO_ANALYTICS"] = "1"
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dvc"), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def _champion_version(project: Path) -> str:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    return str(client.get_model_version_by_alias("lead_scorer", "champion").version)
+
+
+def _write_params(project: Path, **overrides: object) -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["simulate"]["n_leads"] = 4000
+    params["simulate"]["days"] = 540
+    params["report"]["bootstrap_samples"] = 20
+    for dotted, value in overrides.items():
+        node = params
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    for name in CODE:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, root / name)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    assert _dvc(root, "init", "-q").returncode == 0
+    _write_params(root)
+    return root
+
+
+def test_repro_ends_with_registered_champion(project: Path) -> None:
+    result = _dvc(project, "repro")
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    assert _champion_version(project) == "1"
+    metrics = json.loads((project / "reports" / "metrics.json").read_text())
+    assert 0.5 < metrics["auc"] <= 1.0
+    assert (project / "reports" / "plots" / "png").is_dir()
+    assert list((project / "reports" / "quarterly").glob("*.html"))
+
+
+def test_second_repro_is_a_no_op(project: Path) -> None:
+    result = _dvc(project, "repro")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Data and pipelines are up to date" in result.stdout
+    assert _champion_version(project) == "1"
+
+
+def test_metrics_show_prints_the_metrics(project: Path) -> None:
+    result = _dvc(project, "metrics", "show", "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"auc"' in result.stdout
+
+
+def test_changing_a_train_param_reruns_only_dependent_stages(project: Path) -> None:
+    _write_params(project, train__num_leaves=7)
+    result = _dvc(project, "repro")
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    out = result.stdout
+    assert "Stage 'pull' didn't change" in out
+    assert "Stage 'validate' didn't change" in out
+    assert "Stage 'featurize' didn't change" in out
+    assert "Running stage 'train'" in out
+
+
+def test_corrupt_export_stops_validate_and_keeps_champion(project: Path) -> None:
+    champion_before = _champion_version(project)
+    leads = pd.read_parquet(project / "data" / "interim" / "leads.parquet").head(800)
+    corrupt = pd.concat([leads, leads.head(5)])  # duplicate lead ids
+    corrupt["outcome"] = corrupt["outcome"].astype(object)
+    export = project / "export.csv"
+    corrupt.drop(columns=["outcome", "label"]).to_csv(export, index=False)
+    _write_params(project, train__num_leaves=7, source__kind="files", source__files={"leads": str(export)})
+    result = _dvc(project, "repro")
+    assert result.returncode != 0
+    assert "validate: error: validation failed" in result.stderr
+    assert "lead_id" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Running stage 'train'" not in result.stdout
+    assert _champion_version(project) == champion_before

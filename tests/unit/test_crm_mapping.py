@@ -1,0 +1,229 @@
+"""Mapping raw exports onto canonical columns, and the label policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadscore import schema
+from leadscore.crm.mapping import (
+    OUTCOME_UNKNOWN,
+    SYNTHETIC_EPOCH,
+    activities_to_canonical,
+    apply_joins,
+    map_activities,
+    map_leads,
+    sanitise_name,
+    to_canonical,
+)
+from leadscore.errors import SourceError
+from leadscore.params import ActivityMapping, JoinSpec, LabelPolicy, Mapping
+
+OLD = "2024-01-01"
+
+
+def export_frame() -> pd.DataFrame:
+    """A small wide export with CRM-specific column names."""
+    return pd.DataFrame(
+        {
+            "Id": [101, 102, 103, 104, 105],
+            "Created": [OLD, "2024-01-02 10:00", "2024-01-03", "2024-06-25", "2024-06-30"],
+            "Closed": ["2024-02-01", None, "2024-03-01", None, "2024-07-02"],
+            "Stage": ["Closed Won", "Open", "Closed Lost", "Open", "Closed Won"],
+            "Sector": ["Software", "Select", "Retail", "Software", None],
+            "Headcount": ["120", "n/a", "15", "3000", "40"],
+            "Lead Origin": ["API", "Landing Page", "Select", "API", "API"],
+            "Time On Site": [10.5, 0, 3, 7, 1],
+            "Full Name": ["Ann Example", "Bo Example", "Cy Example", "Di Example", "Ed Example"],
+            "E-mail": ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"],
+        }
+    )
+
+
+def export_mapping(**changes: object) -> Mapping:
+    base: dict[str, object] = {
+        "lead_id": "Id",
+        "created_at": "Created",
+        "closed_at": "Closed",
+        "status": "Stage",
+        "firmographic": {"industry": "Sector", "employees": "Headcount"},
+        "extra_categorical": ["Lead Origin"],
+        "extra_numeric": ["Time On Site"],
+        "missing_values": ["Select"],
+        "pii": ["Full Name", "E-mail"],
+    }
+    base.update(changes)
+    return Mapping.model_validate(base)
+
+
+POLICY = LabelPolicy(
+    won_values=["Closed Won"], lost_values=["Closed Lost"], open_values=["Open"], maturity_days=30
+)
+
+
+def test_mapped_columns_are_renamed_to_canonical_roles_and_extras_prefixed() -> None:
+    leads = to_canonical(export_frame(), export_mapping(), POLICY)
+    assert {schema.LEAD_ID, schema.CREATED_AT, schema.CLOSED_AT, schema.INDUSTRY, schema.EMPLOYEES} <= set(
+        leads
+    )
+    assert {"xcat_lead_origin", "xnum_time_on_site"} <= set(leads)
+    assert not {"Sector", "Lead Origin"} & set(leads.columns)
+    assert leads[schema.LEAD_ID].tolist()[:2] == ["101", "102"]
+    assert leads[schema.CREATED_AT].dtype.kind == "M"
+    assert leads[schema.EMPLOYEES].dtype == float
+    assert leads["xnum_time_on_site"].dtype == float
+
+
+def test_pii_columns_never_reach_the_canonical_frame() -> None:
+    leads = to_canonical(export_frame(), export_mapping(), POLICY)
+    text = [str(v) for v in leads.to_numpy().ravel()]
+    assert not any("Example" in v or "@x.io" in v for v in text)
+    assert not set(schema.PII_COLUMNS) & set(leads.columns)
+
+
+def test_pii_column_mapped_as_extra_is_refused() -> None:
+    with pytest.raises(SourceError, match="'E-mail' is listed as PII"):
+        to_canonical(export_frame(), export_mapping(extra_categorical=["E-mail"]), POLICY)
+
+
+def test_missing_value_tokens_become_missing() -> None:
+    leads = to_canonical(export_frame(), export_mapping(), POLICY).set_index(schema.LEAD_ID)
+    assert pd.isna(leads.loc["102", schema.INDUSTRY])
+    assert pd.isna(leads.loc["103", "xcat_lead_origin"])
+    assert leads.loc["101", schema.INDUSTRY] == "Software"
+
+
+def test_unparseable_numbers_and_timestamps_are_counted_not_fatal() -> None:
+    raw = export_frame()
+    raw.loc[2, "Created"] = "not a date"
+    mapped = map_leads(raw, export_mapping(), POLICY)
+    assert mapped.report.parse_failures == {schema.CREATED_AT: 1, schema.EMPLOYEES: 1}
+    assert mapped.report.parse_examples[schema.EMPLOYEES] == "n/a"
+    assert mapped.report.parse_examples[schema.CREATED_AT] == "not a date"
+
+
+def test_status_maps_to_outcome_and_label_with_maturity_window() -> None:
+    mapped = map_leads(export_frame(), export_mapping(), POLICY)
+    leads = mapped.leads.set_index(schema.LEAD_ID)
+    # 104 and 105 were created within 30 days of the newest lead: immature, left out whatever their status.
+    assert sorted(leads.index) == ["101", "102", "103"]
+    assert leads[schema.OUTCOME].to_dict() == {"101": "won", "102": "open", "103": "lost"}
+    assert leads[schema.LABEL].to_dict() == {"101": 1, "102": 0, "103": 0}  # old open -> lost
+    assert leads[schema.LABEL].dtype == np.int64
+    assert mapped.report.dropped_immature == 2
+    assert mapped.report.old_open_as_lost == 1
+
+
+def test_drop_open_policy_keeps_young_closed_leads_and_old_open_can_be_dropped() -> None:
+    policy = POLICY.model_copy(update={"immature": "drop_open", "old_open": "drop"})
+    leads = to_canonical(export_frame(), export_mapping(), policy)
+    assert sorted(leads[schema.LEAD_ID]) == ["101", "103", "105"]
+
+
+def test_unknown_status_is_kept_with_outcome_unknown_for_validation_to_reject() -> None:
+    raw = export_frame()
+    raw.loc[0, "Stage"] = "Qualified?"
+    mapped = map_leads(raw, export_mapping(), POLICY)
+    leads = mapped.leads.set_index(schema.LEAD_ID)
+    assert leads.loc["101", schema.OUTCOME] == OUTCOME_UNKNOWN
+    assert pd.isna(leads.loc["101", schema.LABEL])
+    assert mapped.report.unknown_status_values == {"Qualified?": 1}
+
+
+def test_numeric_status_values_match_config_strings() -> None:
+    raw = export_frame().assign(Stage=[1.0, 0.0, 0.0, 1.0, 1.0])
+    policy = LabelPolicy(won_values=["1"], lost_values=["0"], open_values=[], maturity_days=0)
+    leads = to_canonical(raw, export_mapping(), policy)
+    assert leads[schema.LABEL].tolist() == [1, 0, 0, 1, 1]
+
+
+def test_missing_mapped_column_error_names_column_role_and_alternatives() -> None:
+    with pytest.raises(SourceError) as error:
+        to_canonical(export_frame(), export_mapping(firmographic={"industry": "Vertical"}), POLICY)
+    message = str(error.value)
+    assert message.startswith(
+        "mapped column 'Vertical' (role industry) not in export; available: Id, Created"
+    )
+
+
+def test_unlabeled_export_maps_without_status_or_closed_at() -> None:
+    raw = export_frame().drop(columns=["Stage", "Closed"])
+    leads = to_canonical(raw, export_mapping(), POLICY, require_outcome=False)
+    assert len(leads) == 5
+    assert not {schema.LABEL, schema.OUTCOME} & set(leads.columns)
+    with pytest.raises(SourceError, match="role status"):
+        to_canonical(raw, export_mapping(), POLICY)
+
+
+def test_unlabeled_mode_never_drops_leads_even_when_status_is_present() -> None:
+    leads = to_canonical(export_frame(), export_mapping(), POLICY, require_outcome=False)
+    assert len(leads) == 5
+    assert schema.LABEL not in leads.columns
+
+
+def test_non_strict_mapping_fills_absent_feature_columns_with_missing() -> None:
+    raw = export_frame().drop(columns=["Stage", "Closed", "Sector", "Time On Site"])
+    leads = to_canonical(raw, export_mapping(), POLICY, require_outcome=False, strict_columns=False)
+    assert leads[schema.INDUSTRY].isna().all()
+    assert leads["xnum_time_on_site"].isna().all()
+
+
+def test_order_by_synthesises_monotonic_created_at_and_skips_maturity() -> None:
+    raw = export_frame().drop(columns=["Created"]).assign(Number=[5, 4, 3, 2, 1])
+    mapping = export_mapping(created_at=None, order_by="Number", order_descending=True)
+    mapped = map_leads(raw, mapping, POLICY)
+    leads = mapped.leads
+    assert mapped.report.synthetic_created_at
+    assert leads[schema.LEAD_ID].tolist() == [
+        "101",
+        "102",
+        "103",
+        "104",
+        "105",
+    ]  # descending number: 101 oldest
+    assert leads[schema.CREATED_AT].iloc[0] == SYNTHETIC_EPOCH
+    assert leads[schema.CREATED_AT].is_monotonic_increasing
+    assert mapped.report.dropped_immature == 0
+
+
+def test_join_with_indicator_marks_leads_found_in_the_second_table() -> None:
+    leads = pd.DataFrame({"mql_id": ["a", "b", "c"], "first_contact": ["2020-01-01"] * 3})
+    deals = pd.DataFrame({"mql_id": ["b"], "won_date": ["2020-02-01"], "segment": ["pet"]})
+    spec = JoinSpec(path="deals.csv", on="mql_id", indicator_column="closed_deal")
+    joined = apply_joins(leads, [deals], [spec])
+    assert joined["closed_deal"].tolist() == [0, 1, 0]
+    assert joined["segment"].tolist()[1] == "pet"
+    assert len(joined) == 3
+
+
+def test_join_with_duplicate_keys_is_refused() -> None:
+    leads = pd.DataFrame({"k": ["a", "b"]})
+    other = pd.DataFrame({"k": ["a", "a"], "v": [1, 2]})
+    with pytest.raises(SourceError, match="not unique"):
+        apply_joins(leads, [other], [JoinSpec(table="other", on="k")])
+
+
+def test_sanitised_extra_names() -> None:
+    assert sanitise_name("Total Time Spent on Website") == "total_time_spent_on_website"
+    assert sanitise_name("Asymmetrique Activity Index ") == "asymmetrique_activity_index"
+
+
+def test_activities_are_mapped_and_unreadable_rows_dropped_and_counted() -> None:
+    raw = pd.DataFrame(
+        {"who": [1, 1, 2], "when": ["2024-01-01", "garbage", "2024-01-02"], "what": ["a", "b", "c"]}
+    )
+    mapping = ActivityMapping(lead_id="who", occurred_at="when", activity_type="what")
+    activities, report = map_activities(raw, mapping)
+    assert list(activities.columns) == [schema.ACTIVITY_LEAD_ID, schema.ACTIVITY_AT, schema.ACTIVITY_TYPE]
+    assert activities[schema.ACTIVITY_LEAD_ID].tolist() == ["1", "2"]
+    assert report["dropped_unreadable"] == 1
+    with pytest.raises(SourceError, match="mapped column 'when' \\(activity role occurred_at\\)"):
+        activities_to_canonical(raw.drop(columns=["when"]), mapping)
+
+
+def test_timezone_aware_timestamps_become_naive_utc() -> None:
+    raw = export_frame()
+    raw["Created"] = ["2024-01-01T10:00:00+02:00"] * 5
+    leads = to_canonical(raw, export_mapping(), POLICY.model_copy(update={"maturity_days": 0}))
+    assert leads[schema.CREATED_AT].iloc[0] == pd.Timestamp("2024-01-01 08:00:00")

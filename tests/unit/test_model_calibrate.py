@@ -1,0 +1,52 @@
+import lightgbm as lgb
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+
+from leadscore.errors import DataValidationError
+from leadscore.params import CalibrateParams
+from models.calibrate import BoosterClassifier, extract_calibrator, fit_calibration
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[lgb.Booster, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 4))
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(X[:, 0] + 0.5 * X[:, 1] - 1.5)))).astype(int)
+    # Class weights make the raw probabilities too high: calibration has something to fix.
+    params = {"objective": "binary", "scale_pos_weight": 4.0, "verbosity": -1, "num_threads": 1, "seed": 1}
+    booster = lgb.train(params, lgb.Dataset(X[:2000], y[:2000]), 60)
+    return booster, X[2000:], y[2000:]
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_extracted_calibrator_equals_calibrated_classifier_cv(data, method: str) -> None:  # noqa: ANN001
+    booster, X, y = data
+    fitted = CalibratedClassifierCV(FrozenEstimator(BoosterClassifier(booster)), method=method).fit(X, y)
+    calibrator = extract_calibrator(fitted)
+    margin = booster.predict(X, raw_score=True)
+    np.testing.assert_allclose(calibrator(margin), fitted.predict_proba(X)[:, 1], rtol=1e-12, atol=1e-12)
+
+
+def test_calibration_picks_the_method_with_the_lower_cv_brier_and_records_both(data) -> None:  # noqa: ANN001
+    booster, X, y = data
+    result = fit_calibration(booster, X, y, CalibrateParams(), seed=0)
+    assert set(result.cv_brier) == {"isotonic", "sigmoid"}
+    assert result.method == min(result.cv_brier, key=result.cv_brier.get)
+    p = result.calibrator(booster.predict(X, raw_score=True))
+    assert abs(p.mean() - y.mean()) < 0.02  # the class-weight bias is gone
+    assert np.mean((p - y) ** 2) < result.uncalibrated_brier
+
+
+def test_single_method_skips_the_comparison(data) -> None:  # noqa: ANN001
+    booster, X, y = data
+    result = fit_calibration(booster, X, y, CalibrateParams(methods=["sigmoid"]), seed=0)
+    assert result.method == "sigmoid"
+    assert result.cv_brier == {}
+
+
+def test_validation_period_with_one_class_cannot_be_calibrated(data) -> None:  # noqa: ANN001
+    booster, X, _ = data
+    with pytest.raises(DataValidationError, match="one outcome class"):
+        fit_calibration(booster, X, np.zeros(len(X), dtype=int), CalibrateParams(), seed=0)

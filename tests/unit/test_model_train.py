@@ -1,0 +1,87 @@
+import math
+
+import numpy as np
+import pytest
+
+from features.dataset import featurize
+from leadscore.errors import DataValidationError
+from leadscore.params import ColdStartParams, TuneParams
+from models.train import scale_pos_weight
+from tests.model_fixtures import (
+    FAST_TRAIN,
+    OFFSET_DAYS,
+    PARAMS,
+    canonical_crm,
+    fit_small,
+    small_dataset,
+    small_fit,
+)
+
+
+def test_same_data_and_params_give_an_identical_model() -> None:
+    first = small_fit()
+    again = fit_small(small_dataset())
+    assert again.bundle.booster.model_to_string() == first.bundle.booster.model_to_string()
+    assert again.bundle.version == first.bundle.version
+    assert again.metrics["calibration"] == first.metrics["calibration"]
+
+
+def test_different_seed_gives_a_different_model() -> None:
+    from models.fit import fit_scoring_bundle
+
+    dataset = small_dataset()
+    other = fit_scoring_bundle(
+        dataset.frame, dataset.spec, features=PARAMS.features, train=FAST_TRAIN, calibrate=PARAMS.calibrate,
+        bands=PARAMS.bands, seed=99,
+    )  # fmt: skip
+    assert other.bundle.version != small_fit().bundle.version
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("none", 1.0), ("balanced", 4.0), ("sqrt", 2.0)])
+def test_class_weight_modes(mode: str, expected: float) -> None:
+    y = np.array([1] * 20 + [0] * 80)
+    assert math.isclose(scale_pos_weight(y, mode), expected)
+
+
+def test_training_metrics_beat_chance_and_record_calibration() -> None:
+    metrics = small_fit().metrics
+    assert metrics["validation"]["auc"] > 0.7
+    assert metrics["calibration"]["method"] in {"isotonic", "sigmoid"}
+    assert set(metrics["calibration"]["cv_brier"]) == {"isotonic", "sigmoid"}
+    assert metrics["cold_start"] is False
+    assert metrics["warnings"] == []
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset():  # noqa: ANN201
+    crm = canonical_crm(n_leads=700, seed=3)
+    return featurize(crm.leads, crm.activities, PARAMS.features, PARAMS.split, OFFSET_DAYS)
+
+
+def test_cold_start_stop_raises_a_domain_error(tiny_dataset) -> None:  # noqa: ANN001
+    train = FAST_TRAIN.model_copy(update={"cold_start": ColdStartParams(action="stop")})
+    with pytest.raises(DataValidationError, match="not enough history"):
+        fit_small(tiny_dataset, train)
+
+
+def test_cold_start_trains_a_simple_model_and_says_so(tiny_dataset) -> None:  # noqa: ANN001
+    result = fit_small(tiny_dataset)
+    assert result.metrics["cold_start"] is True
+    assert result.bundle.metadata["cold_start"] is True
+    assert any("cold start" in w for w in result.bundle.metadata["warnings"])
+    params = result.bundle.metadata["lightgbm_params"]
+    assert params["max_depth"] == 2
+    assert params["num_leaves"] == 4
+    crm = canonical_crm(n_leads=700, seed=3)
+    scored = result.bundle.score(crm.leads.tail(50), crm.activities)
+    assert scored["probability"].between(0, 1).all()
+    assert scored["probability"].std() > 0
+
+
+def test_optuna_tuning_within_budget_is_recorded() -> None:
+    train = FAST_TRAIN.model_copy(
+        update={"tune": TuneParams(enabled=True, n_trials=2, time_budget_seconds=60)}
+    )
+    result = fit_small(small_dataset(), train)
+    assert result.metrics["tuning"]["trials"] == 2
+    assert set(result.metrics["tuning"]["best_params"]) >= {"num_leaves", "learning_rate"}
