@@ -19,10 +19,9 @@ from fastapi import FastAPI
 from serving.auth import ApiKeyAuthenticator
 from serving.deps import Services
 from serving.errors import install_error_handlers
-from serving.feature_log import prepare_rows
 from serving.middleware import RequestContextMiddleware
 from serving.model_holder import holder_for
-from serving.routes import accuracy, drift, health, model, outcomes, score
+from serving.routes import accuracy, drift, health, model, outcomes, report, score
 from serving.settings import ServingSettings
 from serving.store import PredictionStore, PredictionWriter
 
@@ -60,7 +59,6 @@ def create_app(settings: ServingSettings) -> FastAPI:
             batch_size=settings.log_batch_size,
             flush_seconds=settings.log_flush_seconds,
             queue_max=settings.log_queue_max,
-            prepare=prepare_rows,
         )
         writer.start()
         services.store, services.writer = store, writer
@@ -86,7 +84,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.state.services = services
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for module in (health, score, outcomes, accuracy, drift, model):
+    for module in (health, score, outcomes, accuracy, drift, model, report):
         app.include_router(module.router)
     return app
 

@@ -11,7 +11,8 @@ Outcomes arrive weeks or months later, and early outcomes are biased (quick loss
 counts as *matured* only once ``maturity_days`` have passed between its creation and the report's ``as_of``
 moment; its label is then taken as final. Younger leads are never judged on partial labels: they get CBPE
 estimates. Realized metrics are reported for the latest cohort (quarter) with at least ``min_segment_count``
-matured leads.
+matured leads, preferring one at least 90% matured, and shown beside the estimate that cohort got while it
+was immature (CBPE depends on the scores only, so it is exactly the figure last quarter's report showed).
 
 Everything is computed from the frame handed in; nothing is read from disk here.
 """
@@ -28,6 +29,7 @@ import pandas as pd
 
 from leadscore import schema
 from leadscore.monitoring._common import MonitoringInputError, to_jsonable
+from leadscore.monitoring.calibration import ece_noise_floor
 from leadscore.monitoring.cbpe import CBPE, simulate_metric_band
 from leadscore.monitoring.drift import DEFAULT_EXCLUDE, DriftMonitor, DriftResult, DriftThresholds
 from leadscore.monitoring.metrics import (
@@ -54,6 +56,8 @@ _QUARTER = "_quarter"
 _MONTH = "_month"
 _MATURED = "_matured"
 _REPORT_COLUMNS = {_QUARTER, _MONTH, _MATURED}
+# The headline realized cohort is the latest one with at least this share of matured leads (if any has).
+REALIZED_MIN_MATURED_SHARE = 0.9
 
 
 class ReportInputError(MonitoringInputError):
@@ -98,6 +102,8 @@ class QuarterlyReport:
     recommendations: list[Recommendation]
     settings: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    # Where the scores come from, in words (e.g. "backtest: the test period scored by ..."); shown on top.
+    source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able twin of the HTML report (curves included, figures not)."""
@@ -116,6 +122,7 @@ class QuarterlyReport:
                 "period_end": self.period_end,
                 "as_of": self.as_of,
                 "model": self.model,
+                "source": self.source,
                 "summary": self.summary,
                 "recommendations": [r.to_dict() for r in self.recommendations],
                 "kpis": self.kpis,
@@ -412,87 +419,86 @@ def recommend(
 ) -> list[Recommendation]:
     """Turn the figures into actions; every recommendation names its rule and threshold."""
     recs: list[Recommendation] = []
+
+    def check(
+        breached: bool, action: str, message: str, rule: str, metric: str, value: Any, limit: float
+    ) -> None:
+        if breached and _finite(value):
+            recs.append(Recommendation(action, message, rule, metric=metric, value=value, threshold=limit))
+
     if realized is not None:
         m = realized["metrics"]
         cohort = realized["cohort"]
         auc = m["auc"]
-        if _finite(auc) and auc < params.min_auc:
-            recs.append(
-                Recommendation(
-                    "retrain",
-                    f"Retrain: realized AUC {auc:.2f} < {params.min_auc:.2f} floor ({cohort} cohort)",
-                    "realized_auc < report.min_auc",
-                    metric="auc",
-                    value=auc,
-                    threshold=params.min_auc,
-                )
-            )
-        if _finite(auc) and reference_auc is not None and _finite(reference_auc):
+        check(
+            auc < params.min_auc,
+            "retrain",
+            f"Retrain: realized AUC {auc:.2f} < {params.min_auc:.2f} floor ({cohort} cohort)",
+            "realized_auc < report.min_auc",
+            "auc",
+            auc,
+            params.min_auc,
+        )
+        if reference_auc is not None and _finite(reference_auc) and _finite(auc):
             drop = reference_auc - auc
-            if drop > params.max_auc_drop:
-                recs.append(
-                    Recommendation(
-                        "retrain",
-                        f"Retrain: realized AUC {auc:.2f} is {drop:.2f} below the reference "
-                        f"{reference_auc:.2f} (allowed drop {params.max_auc_drop:.2f})",
-                        "reference_auc - realized_auc > report.max_auc_drop",
-                        metric="auc_drop",
-                        value=drop,
-                        threshold=params.max_auc_drop,
-                    )
-                )
+            check(
+                drop > params.max_auc_drop,
+                "retrain",
+                f"Retrain: realized AUC {auc:.2f} is {drop:.2f} below the reference "
+                f"{reference_auc:.2f} (allowed drop {params.max_auc_drop:.2f})",
+                "reference_auc - realized_auc > report.max_auc_drop",
+                "auc_drop",
+                drop,
+                params.max_auc_drop,
+            )
         lift = m.get("top_decile_lift")
-        if _finite(lift) and lift < params.min_top_decile_lift:
-            recs.append(
-                Recommendation(
-                    "retrain",
-                    f"Retrain: top-decile lift {lift:.2f}x < {params.min_top_decile_lift:.2f}x",
-                    "top_decile_lift < report.min_top_decile_lift",
-                    metric="top_decile_lift",
-                    value=lift,
-                    threshold=params.min_top_decile_lift,
-                )
+        if _finite(lift):
+            check(
+                lift < params.min_top_decile_lift,
+                "retrain",
+                f"Retrain: top-decile lift {lift:.2f}x < {params.min_top_decile_lift:.2f}x",
+                "top_decile_lift < report.min_top_decile_lift",
+                "top_decile_lift",
+                lift,
+                params.min_top_decile_lift,
             )
         citl = m.get("calibration_in_the_large")
         limit = params.max_calibration_in_the_large
-        if _finite(citl) and abs(citl) > limit:
-            recs.append(
-                Recommendation(
-                    "recalibrate",
-                    f"Recalibrate: calibration-in-the-large {citl:+.3f} beyond +-{limit:.2f} "
-                    f"(scores {'too high' if citl > 0 else 'too low'} on average)",
-                    "|calibration_in_the_large| > report.max_calibration_in_the_large",
-                    metric="calibration_in_the_large",
-                    value=citl,
-                    threshold=limit,
-                )
+        if _finite(citl):
+            check(
+                abs(citl) > limit,
+                "recalibrate",
+                f"Recalibrate: calibration-in-the-large {citl:+.3f} beyond +-{limit:.2f} "
+                f"(scores {'too high' if citl > 0 else 'too low'} on average)",
+                "|calibration_in_the_large| > report.max_calibration_in_the_large",
+                "calibration_in_the_large",
+                citl,
+                limit,
             )
         slope = m.get("calibration_slope")
         low, high = params.calibration_slope_range
-        if _finite(slope) and not low <= slope <= high:
-            recs.append(
-                Recommendation(
-                    "recalibrate",
-                    f"Recalibrate: calibration slope {slope:.2f} outside [{low:.2f}, {high:.2f}]",
-                    "calibration_slope outside report.calibration_slope_range",
-                    metric="calibration_slope",
-                    value=slope,
-                    threshold=low if slope < low else high,
-                )
+        if _finite(slope):
+            check(
+                not low <= slope <= high,
+                "recalibrate",
+                f"Recalibrate: calibration slope {slope:.2f} outside [{low:.2f}, {high:.2f}]",
+                "calibration_slope outside report.calibration_slope_range",
+                "calibration_slope",
+                slope,
+                low if slope < low else high,
             )
     if estimated is not None:
         est_auc = estimated["metrics"].get("expected_auc")
-        if _finite(est_auc) and est_auc < params.min_auc:
-            recs.append(
-                Recommendation(
-                    "watch",
-                    f"Watch: estimated AUC {est_auc:.2f} < {params.min_auc:.2f} floor for this quarter's "
-                    "leads (CBPE, outcomes pending)",
-                    "estimated_auc < report.min_auc",
-                    metric="estimated_auc",
-                    value=est_auc,
-                    threshold=params.min_auc,
-                )
+        if _finite(est_auc):
+            check(
+                est_auc < params.min_auc,
+                "watch",
+                f"Watch: estimated AUC {est_auc:.2f} < {params.min_auc:.2f} floor for this quarter's "
+                "leads (CBPE, outcomes pending)",
+                "estimated_auc < report.min_auc",
+                "estimated_auc",
+                est_auc,
+                params.min_auc,
             )
     if "realized_within_expected" in cohorts.columns:
         for row in cohorts.itertuples(index=False):
@@ -608,6 +614,7 @@ def build_quarterly_report(
     as_of: pd.Timestamp | str | None = None,
     seed: int = 0,
     model: dict[str, Any] | None = None,
+    source: str = "",
 ) -> QuarterlyReport:
     """Build the quarterly model review from a frame of scored leads.
 
@@ -625,6 +632,7 @@ def build_quarterly_report(
             quarter's end to see the quarter as it looked on its last day.
         seed: bootstrap and simulation seed.
         model: model facts to print (version, trained_at, ...).
+        source: how the scores were produced (prediction log, batch export, backtest), printed on top.
 
     Returns:
         The QuarterlyReport; ``leadscore.reporting.render`` turns it into HTML and JSON.
@@ -671,6 +679,10 @@ def build_quarterly_report(
     curves = None
     if "realized_auc" in cohorts.columns:
         eligible = cohorts[cohorts["realized_auc"].notna()]
+        # Prefer a cohort that has (almost) fully matured, so the headline compares a whole quarter with the
+        # estimate published for it; a young cohort's few matured leads are only its first weeks.
+        mostly = eligible[eligible["matured_share"] >= REALIZED_MIN_MATURED_SHARE]
+        eligible = mostly if len(mostly) else eligible
         if len(eligible):
             cohort_name = str(eligible["quarter"].iloc[-1])
             realized_frame = frame[(frame[_QUARTER] == pd.Period(cohort_name, freq="Q")) & frame[_MATURED]]
@@ -690,10 +702,13 @@ def build_quarterly_report(
                 "metrics": metrics,
                 "intervals": {k: v.to_dict() for k, v in intervals.items()},
             }
-            if IS_MQL in realized_frame.columns:
-                realized_info["confusion_mql"] = confusion_from_predictions(
-                    y, realized_frame[IS_MQL].to_numpy()
-                )
+            # ECE is biased upwards on finite samples: quote what a calibrated model would show on these n.
+            metrics["ece_noise_floor"] = ece_noise_floor(
+                p, 10, "quantile", n_simulations=max(params.bootstrap_samples, 50), seed=seed
+            )
+            for flag, key in ((IS_MQL, "confusion_mql"), (IS_SQL, "confusion_sql")):
+                if flag in realized_frame.columns:
+                    realized_info[key] = confusion_from_predictions(y, realized_frame[flag].to_numpy())
             deciles = decile_table(y, p)
             curves = score_tables(y, p)
 
@@ -771,6 +786,9 @@ def build_quarterly_report(
         realized_info, estimated_info, cohorts, drift, segments, params, reference_auc=reference_auc
     )
 
+    realized_row: dict[str, Any] = {}
+    if realized_info is not None:
+        realized_row = cohorts[cohorts["quarter"] == realized_info["cohort"]].iloc[0].to_dict()
     primary = drift.get("vs_reference") or drift.get("vs_previous_quarter") or {}
     primary_score = primary.get("score") or {}
     summary: dict[str, Any] = {
@@ -782,6 +800,11 @@ def build_quarterly_report(
         "estimated_conversion_rate": estimate.metrics.get("expected_base_rate"),
         "realized_cohort": realized_info["cohort"] if realized_info else None,
         "realized_auc": realized_info["metrics"]["auc"] if realized_info else None,
+        # What the report said about the realized cohort while it was immature (CBPE depends on the scores
+        # only, so recomputing it now reproduces the figure published then), beside what actually happened.
+        "realized_cohort_estimated_auc": realized_row.get("estimated_auc"),
+        "realized_cohort_estimated_conversion_rate": realized_row.get("estimated_base_rate"),
+        "realized_conversion_rate": realized_row.get("realized_base_rate"),
         "realized_auc_ci": (
             [realized_info["intervals"]["auc"]["low"], realized_info["intervals"]["auc"]["high"]]
             if realized_info
@@ -811,4 +834,5 @@ def build_quarterly_report(
         recommendations=recommendations,
         settings=settings,
         model=dict(model or {}),
+        source=source,
     )

@@ -218,6 +218,10 @@ def _cards(report: QuarterlyReport) -> str:
         _card("qualification (MQL) rate", fmt_pct(k.get("qualification_rate"))),
         _card("estimated AUC this quarter (CBPE)", fmt_num(s.get("estimated_auc"))),
         _card(f"realized AUC, {s.get('realized_cohort') or 'no matured'} cohort", realized),
+        _card(
+            f"AUC estimated for {s.get('realized_cohort') or 'it'} before outcomes",
+            fmt_num(s.get("realized_cohort_estimated_auc")),
+        ),
         _card("conversion rate (matured)", fmt_pct(k.get("conversion_rate"))),
         _card("score PSI", fmt_num(s.get("score_psi"))),
     ]
@@ -257,7 +261,12 @@ def _realized_section(report: QuarterlyReport) -> str:
             f"skill {fmt_num(m.get('brier_skill'))} vs base rate",
         ),
         ("Log loss", fmt_num(m.get("log_loss"), 4), "lower is better"),
-        ("ECE (10 quantile bins)", fmt_num(m.get("ece"), 4), "sampling noise alone gives ~0.005-0.02"),
+        (
+            "ECE (10 quantile bins)",
+            fmt_num(m.get("ece"), 4),
+            "caveat: biased upwards on finite samples and depends on the binning; a perfectly calibrated "
+            f"model would show up to {fmt_num(m.get('ece_noise_floor'), 4)} here (95% of simulations)",
+        ),
         (
             "Calibration-in-the-large",
             with_ci("calibration_in_the_large", lambda v: f"{float(v):+.4f}"),
@@ -277,16 +286,18 @@ def _realized_section(report: QuarterlyReport) -> str:
         f"<tbody>{body}</tbody>"
         "</table>",
     ]
-    conf = info.get("confusion_mql")
-    if conf:
+    for key, flag in (("confusion_mql", "MQL"), ("confusion_sql", "SQL")):
+        conf = info.get(key)
+        if not conf:
+            continue
         html_parts.append(
-            "<h3>Confusion at the MQL threshold</h3>"
+            f"<h3>Confusion at the {flag} threshold</h3>"
             "<table><thead><tr><th></th><th>converted</th><th>not converted</th></tr></thead><tbody>"
-            f"<tr><td>MQL</td><td>{fmt_int(conf['tp'])}</td><td>{fmt_int(conf['fp'])}</td></tr>"
-            "<tr><td>not MQL</td>"
+            f"<tr><td>{flag}</td><td>{fmt_int(conf['tp'])}</td><td>{fmt_int(conf['fp'])}</td></tr>"
+            f"<tr><td>not {flag}</td>"
             f"<td>{fmt_int(conf['fn'])}</td><td>{fmt_int(conf['tn'])}</td></tr></tbody></table>"
             f'<p class="note">precision {fmt_pct(conf["precision"])}, recall {fmt_pct(conf["recall"])}, '
-            f"MQL share {fmt_pct(conf['predicted_positive_rate'])}</p>"
+            f"{flag} share {fmt_pct(conf['predicted_positive_rate'])}</p>"
         )
     if report.deciles is not None:
         html_parts.append("<h3>Lift and gains by score decile</h3>")
@@ -377,7 +388,7 @@ def _cohort_section(report: QuarterlyReport) -> str:
     )
     fig = _img(cohort_figure(cohorts), "estimated vs realized AUC by cohort") if len(cohorts) else ""
     return (
-        "<h2>Estimate beside realized, by cohort</h2>"
+        "<h2>Quarter over quarter: estimate beside realized, by cohort</h2>"
         '<p class="note">Each quarter\'s estimate is what the scores predicted before any outcome was known; '
         "the realized figure uses only leads whose outcomes have matured.</p>"
         f'{table}<div class="figs">{fig}</div>'
@@ -505,6 +516,7 @@ def render_html(report: QuarterlyReport) -> str:
         f'<p class="meta">Leads scored {_e(report.period_start.date())} to {_e(report.period_end.date())}; '
         f"outcomes as of {_e(report.as_of)}; maturity {_e(report.settings.get('maturity_days'))} days"
         f"{'; model ' + _e(model_line) if model_line else ''}.</p>"
+        + (f'<p class="meta">Scores: {_e(report.source)}</p>' if report.source else "")
     )
     sections = [
         header,
