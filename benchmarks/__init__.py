@@ -1,4 +1,16 @@
-"""Model-quality benchmarks: leadscore against the baselines a data scientist would build by hand (issue #5).
+"""Benchmarks: speed and quality figures printed on demand, never timed tests (``make bench``).
 
-Run ``python -m benchmarks.quality`` from the repository root; results go to ``benchmarks/out/quality.md``.
+``python -m benchmarks.run [all|pipeline|batch|service|report|quality]`` from the repository root; each prints
+a markdown table and writes it to ``benchmarks/out/<name>.md`` (gitignored).
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def publish(text: str, path: Path) -> None:
+    """Print a benchmark's markdown result and write it to ``path`` (its folder is created)."""
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text if text.endswith("\n") else text + "\n")

@@ -4,9 +4,10 @@ Every baseline reads the same feature frame leadscore trains on (the featurize s
 after the leakage detector's exclusions), so a difference in quality comes from the model, not from the
 inputs. Each follows one small contract: ``fit(train, y_train, validation, y_validation)`` then
 ``predict_proba(frame) -> P(won)``. The validation period picks the one knob each model has (regularisation,
-number of trees); the final model is then refit on train + validation, which gives the baselines *more*
-fitting data than leadscore (which keeps validation for early stopping and calibration): a conservative
-comparison.
+number of trees), as it picks leadscore's number of trees. With ``refit_on_validation`` (the default) the
+final model is then refit on train + validation, which gives the baselines *more* fitting data than
+leadscore's booster (which keeps validation for early stopping and calibration): the conservative variant
+of the comparison; benchmarks.quality reports both.
 
 * ``LogisticBaseline``: one-hot categoricals (rare levels pooled) + median-imputed, standardised numerics
   with missing-value indicators; L2 strength chosen on validation log loss.
