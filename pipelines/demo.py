@@ -6,7 +6,7 @@
 3. Starts the real scoring service (``leadscore serve``: uvicorn on 127.0.0.1, a free port) with a freshly
    created API key (only its hash is written, under the gitignored ``.leadscore/``), waits for readiness,
    scores one test-period lead and a batch, posts the outcomes the CRM recorded for them, reads
-   ``/v1/accuracy`` and stops the service cleanly.
+   ``/v1/accuracy`` and the service's own report (``/v1/report``), and stops the service cleanly.
 4. Ends with the paths of the quarterly report (HTML + JSON) and the metrics.
 
 The demo talks to the service over HTTP exactly as a CRM would: nothing here imports the app. Leads are sent
@@ -73,6 +73,7 @@ class DemoResult:
     accuracy: dict[str, Any] = field(default_factory=dict)
     report_html: Path | None = None
     report_json: Path | None = None
+    service_report: Path | None = None
     metrics_path: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -308,9 +309,19 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
 
 
 def exercise_service(
-    url: str, key: str, leads: pd.DataFrame, payloads: list[dict[str, Any]], result: DemoResult
+    url: str,
+    key: str,
+    leads: pd.DataFrame,
+    payloads: list[dict[str, Any]],
+    result: DemoResult,
+    service_report_path: Path,
 ) -> None:
-    """Score one lead and the rest as a batch, post their recorded outcomes, read the accuracy."""
+    """Score one lead and the rest as a batch, post their recorded outcomes, read the report and accuracy.
+
+    The service's own report (GET /v1/report, this quarter) covers only the demo's leads, scored seconds
+    ago: every cohort is immature, so it shows the label-free estimates; it is saved to
+    ``service_report_path``.
+    """
     with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60.0) as client:
         one = _call(client, "POST", "/v1/score", json=payloads[0])
         result.single = {
@@ -336,6 +347,12 @@ def exercise_service(
         posted = _call(client, "POST", "/v1/outcomes", json={"outcomes": outcomes})
         result.outcomes = {k: posted[k] for k in ("received", "inserted", "updated", "unchanged")}
         result.outcomes["unknown"] = len(posted["unknown_lead_ids"])
+        quarter = str(pd.Timestamp.now(tz="UTC").to_period("Q"))
+        page = client.get("/v1/report", params={"quarter": quarter, "format": "html"})
+        if page.status_code != 200:
+            raise DemoError(f"GET /v1/report answered {page.status_code}: {page.text[:300]}")
+        result.service_report = service_report_path
+        service_report_path.write_text(page.text, encoding="utf-8")
         accuracy = _call(client, "GET", "/v1/accuracy")
         realized = accuracy.get("realized") or {}
         result.accuracy = {
@@ -399,7 +416,7 @@ def run_demo(
     service_started = time.perf_counter()
     with running_service(root, port, env, ready_timeout, state / "demo-service.log") as url:
         logger.info("service ready on %s in %.1f s", url, time.perf_counter() - service_started)
-        exercise_service(url, key, leads, payloads, result)
+        exercise_service(url, key, leads, payloads, result, state / "demo-service-report.html")
     result.seconds["service"] = round(time.perf_counter() - service_started, 1)
     result.seconds["total"] = round(time.perf_counter() - started, 1)
     return result
@@ -445,7 +462,8 @@ def summary_lines(result: DemoResult, root: Path) -> list[str]:
     )
     o = result.outcomes
     lines.append(
-        f"outcomes posted: {o.get('received')} (inserted {o.get('inserted')}, unknown {o.get('unknown')})"
+        f"outcomes posted: {o.get('received')} (inserted {o.get('inserted')}, updated {o.get('updated')}, "
+        f"unknown {o.get('unknown')})"
     )
     a = result.accuracy
     lines.append(
@@ -454,6 +472,9 @@ def summary_lines(result: DemoResult, root: Path) -> list[str]:
         f"{_fmt(a.get('mean_predicted'))}"
     )
     lines.append(f"quarterly report: {rel(result.report_html)} (JSON: {rel(result.report_json)})")
+    lines.append(
+        f"service's report of this quarter's demo scores (GET /v1/report): {rel(result.service_report)}"
+    )
     lines.append(f"metrics: {rel(result.metrics_path)} (also `dvc metrics show`)")
     lines.append(f"timings (s): {result.seconds}")
     return lines

@@ -75,12 +75,13 @@ def test_demo_runs_pipeline_service_and_report_end_to_end(tmp_path: Path) -> Non
     out = result.stdout
     assert "champion: lead_scorer v1" in out
     assert "/v1/accuracy: ok on 120 leads" in out
-    assert "outcomes posted: 120 (inserted 120, unknown 0)" in out
+    assert "outcomes posted: 120 (inserted 120, updated 0, unknown 0)" in out
     report_line = next(line for line in out.splitlines() if line.startswith("quarterly report: "))
     html = tmp_path / report_line.split()[2]
     assert html.exists()
     assert html.suffix == ".html"
     assert json.loads(html.with_suffix(".json").read_text())["quarter"]
+    assert (tmp_path / ".leadscore" / "demo-service-report.html").read_text().startswith("<!DOCTYPE html>")
     # The key file holds the hash only, under the gitignored state folder; no key or PII in the output.
     keys = json.loads((tmp_path / ".leadscore" / "demo_api_keys.json").read_text())
     assert all(len(k["sha256"]) == 64 for k in keys["keys"])
