@@ -81,7 +81,7 @@ def redacted(url: str) -> str:
 
 def read_prediction_log(url: str, quarter: str, params: ReportParams, bands: BandParams) -> pd.DataFrame:
     """The report quarter and the ``quarters_shown - 1`` before it from the prediction log at ``url``."""
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
     from leadscore.reporting.prediction_log import scored_from_prediction_log
@@ -90,9 +90,17 @@ def read_prediction_log(url: str, quarter: str, params: ReportParams, bands: Ban
     start = (period - (params.quarters_shown - 1)).start_time.to_pydatetime()
     end = (period + 1).start_time.to_pydatetime()
     try:
-        engine = create_engine(url)
+        parsed = make_url(url)
     except ArgumentError:
-        raise ConfigError(f"--database-url {redacted(url)!r} is not a SQLAlchemy URL") from None
+        raise ConfigError(f"--database-url {url!r} is not a SQLAlchemy URL") from None
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
+        if not Path(database).exists():  # SQLite would create an empty file and report "no such table"
+            raise SourceError(
+                f"no prediction log at {database} (start the service with `leadscore serve`, set "
+                f"{DATABASE_ENV} or --database-url, or pass a batch-scored export with --scored)"
+            )
+    engine = create_engine(parsed)
     try:
         return scored_from_prediction_log(
             engine,

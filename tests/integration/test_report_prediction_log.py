@@ -128,6 +128,16 @@ def test_report_command_on_an_empty_log_is_one_line(
     )
 
 
+def test_report_command_without_a_prediction_log_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere.db"
+    assert cli_main(["report", "--quarter", "2026Q3", "--database-url", f"sqlite:///{missing}"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"leadscore report: error: no prediction log at {missing} (start the service")
+    assert not missing.exists()  # nothing created as a side effect
+
+
 def test_report_route_serves_the_same_report_as_json_and_html(
     prediction_log: tuple[Path, pd.DataFrame], tiny_bundle_dir: Path, tmp_path: Path
 ) -> None:
