@@ -3,9 +3,9 @@
     python -m benchmarks.batch [--n-leads N] [--repeats K] [--model DIR]
 
 Rows: the canonical leads (and their activity log) of the simulated default export (params.yaml), pulled into
-a temporary directory. Model: ``--model DIR`` (e.g. data/model after ``dvc repro``), else one trained on
-those leads through the pipeline's own stages (benchmarks.quality.run_product). Every measurement scores the
-same rows on the same bundle, best of ``--repeats``:
+a temporary directory. Model: ``--model DIR``, else data/model when ``dvc repro`` trained it on the simulator,
+else one trained on those leads through the pipeline's own stages (benchmarks.quality.run_product). Every
+measurement scores the same rows on the same bundle, best of ``--repeats``:
 
 * ``bundle.score(..., with_reasons=False)``: the whole path from canonical leads + activity log (point-in-time
   intent features, transform, booster, calibration, bands);
@@ -43,6 +43,7 @@ from leadscore.params import Params, load_params
 
 OUT_PATH = Path("benchmarks/out/batch.md")
 TARGET_WITH_REASONS = 20_000  # leads/s, issue #2
+PROJECT_MODEL = Path("data/model")
 
 
 @dataclass
@@ -84,6 +85,15 @@ def _simulated_params(n_leads: int | None) -> Params:
     return params
 
 
+def _project_model(params: Params) -> Path | None:
+    """data/model when `dvc repro` has trained it on the simulator (its rows are the ones scored here)."""
+    from models.bundle import BUNDLE_FILE
+
+    if params.source.kind == "simulator" and (PROJECT_MODEL / BUNDLE_FILE).is_file():
+        return PROJECT_MODEL
+    return None
+
+
 def markdown(rows: int, timings: Sequence[Timing], raw: Timing, threads: int, model: str) -> str:
     """The results table with the ratios to raw Booster.predict."""
     lines = [
@@ -117,7 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.batch", description=__doc__.splitlines()[0])
     parser.add_argument("--n-leads", type=int, default=None, help="simulated leads (default: params.yaml)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per path (best is kept)")
-    parser.add_argument("--model", type=Path, default=None, help="bundle directory (default: train one)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help=f"bundle directory (default: {PROJECT_MODEL} if made from the simulator, else train one)",
+    )
     parser.add_argument("--out", type=Path, default=OUT_PATH, help="markdown output file")
     args = parser.parse_args(argv)
     # The pipeline stages' warnings (e.g. post-outcome activity types) are the validate report's business.
@@ -138,9 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="leadscore-bench-batch-") as tmp:
             work = Path(tmp)
-            if args.model is not None:
-                bundle = ScoringBundle.load(args.model)
-                model = f"`{args.model}`"
+            location = args.model or _project_model(params)
+            if location is not None:
+                bundle = ScoringBundle.load(location)
+                model = f"`{location}`"
                 pull(params, work / "interim")
             else:
                 run_product(params, work)

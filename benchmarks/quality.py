@@ -690,7 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     given = list(sys.argv[1:] if argv is None else argv)
-    command = " ".join(["python -m benchmarks.quality", *given])
+    command = " ".join(["python -m benchmarks.run quality", *given])
     started = time.perf_counter()
     results: list[DatasetResult] = []
     configs = [DATASETS[n] for n in names]
