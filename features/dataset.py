@@ -8,6 +8,7 @@ period only, so nothing about validation or test leaks into the feature definiti
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,12 @@ import pandas as pd
 
 from features.build import build_features, leads_from_frame, resolve_as_of
 from features.columns import lead_ids, to_nanoseconds
-from features.intent import activity_columns, activity_type_vocabulary, types_before_as_of
+from features.intent import (
+    activity_columns,
+    activity_type_vocabulary,
+    sanitize_activity_type,
+    types_before_as_of,
+)
 from features.schema import FeatureSpec, infer_spec
 from features.split import TRAIN, assign_split
 from leadscore import schema
@@ -26,6 +32,8 @@ from leadscore.params import FeatureParams, SplitParams
 logger = logging.getLogger(__name__)
 
 SPLIT_COLUMN = "split"
+# Leakage suspects that are activity types are named "activity:<type>" (leadscore.validation.leakage).
+ACTIVITY_SUSPECT_PREFIX = "activity:"
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ def featurize(
     as_of_offset_days: int,
     *,
     as_of: Any = None,
+    exclude: Sequence[str] = (),
 ) -> FeatureDataset:
     """Build the training feature frame and its spec.
 
@@ -61,6 +70,9 @@ def featurize(
         as_of_offset_days: training rows are featurised as of created_at + this many days.
         as_of: override the scoring moment for every lead. Only for demonstrating leakage (a far-future as_of
             disables the point-in-time filter); never used by the pipeline.
+        exclude: leakage suspects the validate stage excluded (summary.json ``excluded_columns``): canonical
+            column names are dropped from the leads, ``activity:<type>`` names drop those events, so the
+            model never sees them and the spec carries the exclusion to scoring.
 
     Raises:
         DataValidationError: no label column, or labels other than 0/1.
@@ -70,6 +82,7 @@ def featurize(
     labels = pd.to_numeric(leads[schema.LABEL], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     if not np.isin(labels, (0.0, 1.0)).all():
         raise DataValidationError(f"column {schema.LABEL!r} must hold only 0 and 1 (no missing values)")
+    leads, excluded_types = _drop_excluded(leads, exclude)
     n = len(leads)
     has_time = schema.CREATED_AT in leads.columns
     created_ns = to_nanoseconds(leads[schema.CREATED_AT], schema.CREATED_AT) if has_time else None
@@ -83,6 +96,8 @@ def featurize(
         train = split_labels == TRAIN
         ids = lead_ids(leads[schema.LEAD_ID])
         types = types_before_as_of(ids[train], as_of_ns[train], log)
+        if excluded_types:
+            types = types[~np.isin([sanitize_activity_type(t) for t in types], list(excluded_types))]
         vocabulary = activity_type_vocabulary(
             types, features.min_activity_type_count, features.max_categories
         )
@@ -93,6 +108,7 @@ def featurize(
         intent_windows_days=features.intent_windows_days,
         decay_half_life_days=features.decay_half_life_days,
         as_of_offset_days=as_of_offset_days,
+        excluded_activity_types=excluded_types,
     )
     batch = build_features(leads_from_frame(leads, spec), spec, log, as_of=as_of)
     frame = batch.to_frame(index=leads.index)
@@ -105,3 +121,14 @@ def featurize(
         )
     frame.insert(len(frame.columns) - len(spec.feature_names), SPLIT_COLUMN, split_labels)
     return FeatureDataset(frame=frame.reset_index(drop=True), spec=spec)
+
+
+def _drop_excluded(leads: pd.DataFrame, exclude: Sequence[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """(leads without the excluded columns, sanitised excluded activity types)."""
+    prefix = ACTIVITY_SUSPECT_PREFIX
+    types = tuple(sorted({sanitize_activity_type(n[len(prefix) :]) for n in exclude if n.startswith(prefix)}))
+    columns = [n for n in exclude if not n.startswith(prefix) and n in leads.columns]
+    if columns or types:
+        names = [*columns, *(prefix + t for t in types)]
+        logger.warning("excluded as leakage suspects: %s", ", ".join(names))
+    return (leads.drop(columns=columns) if columns else leads), types

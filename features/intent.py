@@ -136,6 +136,13 @@ def type_codes(activities: ActivityColumns, vocabulary: Sequence[str]) -> np.nda
     return np.array([*table, other], dtype=np.int64)[activities.type_codes]
 
 
+def excluded_events(activities: ActivityColumns, excluded: Sequence[str]) -> np.ndarray:
+    """Per event: True when its (sanitised) type is one of ``excluded`` (leakage suspects)."""
+    drop = set(excluded)
+    table = [sanitize_activity_type(t) in drop for t in activities.type_values]
+    return np.array([*table, False], dtype=bool)[activities.type_codes]
+
+
 def event_rows(lead_ids: np.ndarray, activities: ActivityColumns) -> np.ndarray:
     """Row of each event's lead in the leads columns (-1 for events of other leads)."""
     if len(lead_ids) < 64:
@@ -184,6 +191,8 @@ def intent_from_events(
     rows = event_rows(lead_ids, activities)
     codes = type_codes(activities, types)
     keep = (rows >= 0) & (activities.occurred_ns != NAT)
+    if spec.excluded_activity_types:
+        keep &= ~excluded_events(activities, spec.excluded_activity_types)
     rows, codes = rows[keep], codes[keep]
     age_ns = as_of_ns[rows] - activities.occurred_ns[keep]
     # The point-in-time filter: events at or after as_of do not exist yet at the scoring moment.
@@ -210,6 +219,14 @@ def intent_from_events(
     return out
 
 
+def _zero_nan(values: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(values, nan=0.0)``, skipping its ~5 us fixed cost when every value is finite.
+
+    The API scores one lead with ~45 pre-aggregated count columns, so per-column fixed costs add up.
+    """
+    return values if np.isfinite(values).all() else np.nan_to_num(values, nan=0.0)
+
+
 def intent_from_aggregates(columns: Mapping[str, np.ndarray], spec: FeatureSpec, n: int) -> Columns:
     """Intent features supplied pre-aggregated by the caller (API clients may send counts, not events).
 
@@ -219,11 +236,9 @@ def intent_from_aggregates(columns: Mapping[str, np.ndarray], spec: FeatureSpec,
     """
     out: Columns = {}
     for name in spec.intent_count_names:
-        out[name] = (
-            np.nan_to_num(to_numeric(columns[name], name), nan=0.0) if name in columns else np.zeros(n)
-        )
+        out[name] = _zero_nan(to_numeric(columns[name], name)) if name in columns else np.zeros(n)
     if "intent_total" in columns:
-        out["intent_total"] = np.nan_to_num(to_numeric(columns["intent_total"], "intent_total"), nan=0.0)
+        out["intent_total"] = _zero_nan(to_numeric(columns["intent_total"], "intent_total"))
     else:
         widest = max(spec.intent_windows_days)
         out["intent_total"] = np.sum(
@@ -232,8 +247,9 @@ def intent_from_aggregates(columns: Mapping[str, np.ndarray], spec: FeatureSpec,
     name = "intent_days_since_last"
     out[name] = to_numeric(columns[name], name) if name in columns else np.full(n, np.nan)
     name = "intent_engagement_decayed"
-    out[name] = np.nan_to_num(to_numeric(columns[name], name), nan=0.0) if name in columns else np.zeros(n)
-    for key, values in out.items():
-        if (values < 0).any():
-            raise SchemaError(f"column {key!r} must not be negative")
+    out[name] = _zero_nan(to_numeric(columns[name], name)) if name in columns else np.zeros(n)
+    # One negativity check over all columns (NaN compares False), then find the culprit only on failure.
+    if (np.concatenate(list(out.values())) < 0).any():
+        key = next(k for k, values in out.items() if (values < 0).any())
+        raise SchemaError(f"column {key!r} must not be negative")
     return out

@@ -58,6 +58,8 @@ class FeatureSpec:
         as_of_offset_days: default scoring moment after creation (base.as_of_offset_days).
         has_created_at: the export has creation times (wide exports ordered by a sequence column do not):
             without them there is no point in time, hence no intent features and no company age.
+        excluded_activity_types: activity types (sanitised) whose events never count, not even as "other":
+            the validate stage's leakage detector excluded them.
     """
 
     roles: tuple[str, ...] = ()
@@ -68,6 +70,7 @@ class FeatureSpec:
     decay_half_life_days: float = 14.0
     as_of_offset_days: int = 14
     has_created_at: bool = True
+    excluded_activity_types: tuple[str, ...] = ()
     format: int = field(default=SPEC_FORMAT)
 
     def __post_init__(self) -> None:
@@ -204,6 +207,7 @@ class FeatureSpec:
             "decay_half_life_days": float(raw.get("decay_half_life_days", 14.0)),
             "as_of_offset_days": int(raw.get("as_of_offset_days", 14)),
             "has_created_at": bool(raw.get("has_created_at", True)),
+            "excluded_activity_types": tuple(raw.get("excluded_activity_types", ())),
         }
         return cls(**kwargs)
 
@@ -233,6 +237,7 @@ def infer_spec(
     intent_windows_days: Iterable[int] = (7, 30, 90),
     decay_half_life_days: float = 14.0,
     as_of_offset_days: int = 14,
+    excluded_activity_types: Iterable[str] = (),
 ) -> FeatureSpec:
     """Build a spec from the columns of a canonical leads table.
 
@@ -246,6 +251,8 @@ def infer_spec(
         intent_windows_days: look-back windows for per-type counts.
         decay_half_life_days: half-life of the decayed engagement score.
         as_of_offset_days: default scoring moment after creation.
+        excluded_activity_types: sanitised activity types whose events are ignored everywhere (leakage
+            suspects excluded by the validate stage), so that scoring drops them exactly as training did.
     """
     present = list(dict.fromkeys(columns))
     types = [t for t in (activity_types or ()) if t != OTHER]
@@ -269,4 +276,5 @@ def infer_spec(
         decay_half_life_days=float(decay_half_life_days),
         as_of_offset_days=int(as_of_offset_days),
         has_created_at=has_created_at,
+        excluded_activity_types=tuple(sorted(set(excluded_activity_types))),
     )

@@ -1,8 +1,8 @@
 """Typed view of params.yaml.
 
 Everything that changes an artifact lives in params.yaml and is parsed here once, at the edge (a pipeline
-entry point or the CLI), into frozen models with ``extra="forbid"`` so that a typo fails at load time instead of
-being silently ignored. Library functions receive these objects; they never read files themselves.
+entry point or the CLI), into frozen models with ``extra="forbid"`` so that a typo fails at load time instead
+of being silently ignored. Library functions receive these objects; they never read files themselves.
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ class Mapping(_Params):
     # Export values that mean "not filled in" (X Education uses "Select").
     missing_values: list[str] = Field(default_factory=list)
     pii: list[str] = Field(default_factory=lambda: ["contact_name", "email", "phone"])
-    # Columns the leakage detector may flag but the owner vouches for.
+    # Columns the leakage detector may flag but the owner vouches for: they stay features (a warning only).
+    # Export names, canonical names (xcat_tags) or activity types (activity:<type>).
     allow_leaky: list[str] = Field(default_factory=list)
     true_p: str | None = None
     joins: list[JoinSpec] = Field(default_factory=list)
@@ -156,6 +157,10 @@ class LeakageParams(_Params):
     """Thresholds of the leakage detector."""
 
     enabled: bool = True
+    # What a blocking suspect (one not listed in source.mapping.allow_leaky) does: "exclude" drops it from the
+    # features and records it (reports/validation/summary.json ``excluded_columns``, the metrics, MLflow), so
+    # a leaky export still trains an honest model; "stop" fails the gate naming the suspects.
+    action: Literal["exclude", "stop"] = "exclude"
     max_single_column_auc: float = Field(0.85, gt=0.5, le=1.0)
     # A column filled (non-missing) for one outcome and not the other: |fill rate(won) - fill rate(lost)|.
     max_fill_rate_gap: float = Field(0.5, gt=0.0, le=1.0)

@@ -25,12 +25,12 @@ from features.split import TRAIN, VALIDATION
 from features.transform import FeatureTransformer
 from leadscore import schema
 from leadscore.errors import DataValidationError
-from leadscore.params import BandParams, CalibrateParams, FeatureParams, TrainParams
+from leadscore.params import BandParams, CalibrateParams, FeatureParams, Params, TrainParams
 from models.bands import fit_bands
 from models.bundle import ScoringBundle
 from models.calibrate import fit_calibration
 from models.reasons import fit_explainer, measure_fidelity
-from models.train import train_model
+from models.train import Periods, train_model
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def fit_scoring_bundle(
     X_train, y_train, X_val, y_val = X[is_train], y[is_train], X[is_val], y[is_val]
     categorical = transformer.categorical_indices_
 
-    result = train_model(X_train, y_train, X_val, y_val, names, categorical, train, seed)
+    result = train_model(Periods(X_train, y_train, X_val, y_val, names, categorical), train, seed)
     booster = result.booster
     calibration = fit_calibration(booster, X_val, y_val, calibrate, seed)
     raw_train = booster.predict(X_train, raw_score=True)
@@ -220,3 +220,23 @@ def fit_scoring_bundle(
     metrics["version"] = bundle.version
     metrics["cold_start"] = result.cold_start.cold
     return FitResult(bundle=bundle, metrics=metrics)
+
+
+def fit_with_params(
+    frame: pd.DataFrame, spec: FeatureSpec, params: Params, provenance: dict[str, Any] | None = None
+) -> FitResult:
+    """:func:`fit_scoring_bundle` with every setting taken from the parsed params, as the train stage does.
+
+    Callers that train "as the pipeline would" (the train stage, benchmarks, test fixtures) use this, so a new
+    training setting is wired in one place.
+    """
+    return fit_scoring_bundle(
+        frame,
+        spec,
+        features=params.features,
+        train=params.train,
+        calibrate=params.calibrate,
+        bands=params.bands,
+        seed=params.base.seed,
+        provenance=provenance,
+    )

@@ -63,7 +63,14 @@ _HISTORY_LENGTH = 20
 # Direction of each promote_metric: AUC grows with quality, the two proper scores shrink.
 HIGHER_IS_BETTER = {"auc": True, "brier": False, "log_loss": False}
 # Training provenance the bundle carries; it describes the model better than anything known at registration.
-_BUNDLE_PROVENANCE = ("git_sha", "params_hash", "data_hash", "trained_at", "calibration_method")
+_BUNDLE_PROVENANCE = (
+    "git_sha",
+    "params_hash",
+    "data_hash",
+    "trained_at",
+    "calibration_method",
+    "excluded_columns",
+)
 # The pyfunc's runtime requirements, pinned to what is installed (inferring them would load the model in a
 # subprocess: seconds per registration for a list we already know).
 _RUNTIME_PACKAGES = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "scipy", "pyarrow")
@@ -421,6 +428,8 @@ def _version_tags(
     trained = {
         key: bundle.metadata[key] for key in _BUNDLE_PROVENANCE if bundle.metadata.get(key) is not None
     }
+    if isinstance(trained.get("excluded_columns"), list):  # leakage suspects kept out of the model
+        trained["excluded_columns"] = ", ".join(trained["excluded_columns"]) or "none"
     values: dict[str, Any] = {
         **provenance,
         **trained,

@@ -12,6 +12,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from leadscore.logs import quiet_environment
+
 if TYPE_CHECKING:
     from models.registry import ChampionChange, VersionInfo
 
@@ -31,10 +33,7 @@ def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
 
 def quiet_mlflow() -> None:
     """No INFO chatter, progress bars or telemetry from MLflow; it reads these when it is first imported."""
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
+    quiet_environment()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

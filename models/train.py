@@ -22,6 +22,27 @@ from models.cold_start import ColdStartDecision, assess_cold_start, cold_start_o
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Periods:
+    """Training and validation model matrices, as every fit (the final one or a tuning trial) sees them.
+
+    Attributes:
+        X_train: training-period model matrix.
+        y_train: training labels (0/1).
+        X_val: validation-period model matrix (early stopping, tuning).
+        y_val: validation labels.
+        feature_names: column names of the matrices.
+        categorical: indices of categorical columns (integer codes).
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    feature_names: list[str]
+    categorical: list[int]
+
+
 @dataclass
 class TrainResult:
     """A trained booster (trimmed to its best iteration) and how it came about."""
@@ -74,15 +95,7 @@ def lgb_params(params: TrainParams, seed: int, pos_weight: float) -> dict[str, A
 
 
 def fit_booster(
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_val: np.ndarray,
-    y_val: np.ndarray,
-    feature_names: list[str],
-    categorical: list[int],
-    params: dict[str, Any],
-    num_boost_round: int,
-    early_stopping_rounds: int,
+    data: Periods, params: dict[str, Any], num_boost_round: int, early_stopping_rounds: int
 ) -> tuple[lgb.Booster, int, float]:
     """One LightGBM fit with early stopping.
 
@@ -90,13 +103,13 @@ def fit_booster(
         (booster trimmed to its best iteration, best iteration, validation score at it).
     """
     train_set = lgb.Dataset(
-        X_train,
-        label=y_train,
-        feature_name=feature_names,
-        categorical_feature=categorical,
+        data.X_train,
+        label=data.y_train,
+        feature_name=data.feature_names,
+        categorical_feature=data.categorical,
         free_raw_data=True,
     )
-    val_set = lgb.Dataset(X_val, label=y_val, reference=train_set)
+    val_set = lgb.Dataset(data.X_val, label=data.y_val, reference=train_set)
     booster = lgb.train(
         params,
         train_set,
@@ -113,25 +126,11 @@ def fit_booster(
     return trimmed, best, score
 
 
-def train_model(
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_val: np.ndarray,
-    y_val: np.ndarray,
-    feature_names: list[str],
-    categorical: list[int],
-    params: TrainParams,
-    seed: int,
-) -> TrainResult:
+def train_model(data: Periods, params: TrainParams, seed: int) -> TrainResult:
     """Train the scoring booster: cold-start check, optional tuning, final fit.
 
     Args:
-        X_train: training-period model matrix.
-        y_train: training labels (0/1).
-        X_val: validation-period model matrix (early stopping, tuning).
-        y_val: validation labels.
-        feature_names: column names of the matrices.
-        categorical: indices of categorical columns (integer codes).
+        data: training and validation matrices.
         params: training params.
         seed: base.seed.
 
@@ -139,10 +138,11 @@ def train_model(
         DataValidationError: a period lacks one of the classes, or cold start with action "stop".
     """
     started = time.perf_counter()
-    for name, y in (("training", y_train), ("validation", y_val)):
+    y_train = data.y_train
+    for name, y in (("training", y_train), ("validation", data.y_val)):
         if len(np.unique(y)) < 2:
             raise DataValidationError(f"the {name} period has only one outcome class: cannot train")
-    decision = assess_cold_start(np.concatenate([y_train, y_val]), params.cold_start)
+    decision = assess_cold_start(np.concatenate([y_train, data.y_val]), params.cold_start)
     pos_weight = scale_pos_weight(y_train, params.class_weight)
     base = lgb_params(params, seed, pos_weight)
     rounds = params.n_estimators
@@ -158,13 +158,9 @@ def train_model(
     elif params.tune.enabled:
         from models.tune import tune_params
 
-        overrides, tuning = tune_params(
-            X_train, y_train, X_val, y_val, feature_names, categorical, base, params, seed
-        )
+        overrides, tuning = tune_params(data, base, params, seed)
         base.update(overrides)
-    booster, best, score = fit_booster(
-        X_train, y_train, X_val, y_val, feature_names, categorical, base, rounds, params.early_stopping_rounds
-    )
+    booster, best, score = fit_booster(data, base, rounds, params.early_stopping_rounds)
     seconds = time.perf_counter() - started
     logger.info(
         "trained LightGBM: %d trees, validation %s %.4f, %.1fs%s",

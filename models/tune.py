@@ -12,28 +12,17 @@ import logging
 import time
 from typing import Any
 
-import numpy as np
-
 from leadscore.params import TrainParams
+from models.train import Periods, fit_booster
 
 logger = logging.getLogger(__name__)
 
 
 def tune_params(
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_val: np.ndarray,
-    y_val: np.ndarray,
-    feature_names: list[str],
-    categorical: list[int],
-    base: dict[str, Any],
-    params: TrainParams,
-    seed: int,
+    data: Periods, base: dict[str, Any], params: TrainParams, seed: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Search tree settings; returns (best overrides of ``base``, a summary for the metrics file)."""
     import optuna
-
-    from models.train import fit_booster
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     maximise = base["metric"] == "auc"
@@ -48,17 +37,7 @@ def tune_params(
             bagging_fraction=trial.suggest_float("bagging_fraction", 0.5, 1.0),
             lambda_l2=trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
         )
-        _, best, score = fit_booster(
-            X_train,
-            y_train,
-            X_val,
-            y_val,
-            feature_names,
-            categorical,
-            trial_params,
-            params.n_estimators,
-            params.early_stopping_rounds,
-        )
+        _, best, score = fit_booster(data, trial_params, params.n_estimators, params.early_stopping_rounds)
         trial.set_user_attr("best_iteration", best)
         return score
 

@@ -1,21 +1,29 @@
-"""Shared edge behaviour of every DVC stage: parse params once, log, turn domain errors into one line + exit 2."""
+"""Shared edge behaviour of every DVC stage: parse params once, log, one readable line + exit 2 on errors."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from leadscore.errors import LeadscoreError
+import pandas as pd
+
+from leadscore.errors import LeadscoreError, SourceError
 from leadscore.logs import configure_logging
 from leadscore.params import Params, load_params
+
+VALIDATION_SUMMARY = Path("reports/validation/summary.json")
 
 
 def run_stage(name: str, body: Callable[[Params], None], params_path: str = "params.yaml") -> None:
     """Run one pipeline stage body and exit the process with a clear status.
 
-    DVC stops the pipeline at the first non-zero exit, which is how a failed validation gate keeps training (and
-    the champion alias) untouched.
+    DVC stops the pipeline at the first non-zero exit, which is how a failed validation gate keeps training
+    (and the champion alias) untouched.
     """
     configure_logging()
     try:
@@ -24,3 +32,47 @@ def run_stage(name: str, body: Callable[[Params], None], params_path: str = "par
         print(f"{name}: error: {exc}", file=sys.stderr)  # noqa: T201 - the one readable line for the user
         sys.exit(2)
     logging.getLogger(name).info("%s: done", name)
+
+
+def stage_arguments(
+    module: str, doc: str | None, paths: Sequence[tuple[str, Path, str]], argv: Sequence[str] | None
+) -> argparse.Namespace:
+    """Parse a stage's command line: ``--<name> PATH`` per (name, default, help), plus ``--params``.
+
+    Every stage takes the same shape of options (where to read, where to write, which params file), so tests
+    and one-off runs can point a stage at a temporary directory without DVC.
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=(doc or module).splitlines()[0])
+    for name, default, help_text in paths:
+        parser.add_argument(f"--{name}", type=Path, default=default, help=help_text)
+    parser.add_argument("--params", default="params.yaml", help="params file")
+    return parser.parse_args(argv)
+
+
+def read_stage_parquet(
+    path: Path, columns: list[str] | None = None, error: type[LeadscoreError] = SourceError
+) -> pd.DataFrame:
+    """Read a stage input; a missing or corrupt file is one readable domain error naming the file."""
+    if not path.exists():
+        raise error(f"{path} not found: run the stage that writes it first (dvc repro)")
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except Exception as exc:  # pyarrow raises several types for corrupt files; the user needs the file name
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise error(f"{path} is not a readable Parquet file ({type(exc).__name__}: {first})") from None
+
+
+def excluded_columns(summary_path: Path = VALIDATION_SUMMARY) -> list[dict[str, Any]]:
+    """The leakage suspects the validate stage excluded: ``excluded_columns`` of a stage summary JSON.
+
+    validate writes them (reports/validation/summary.json), featurize passes them on
+    (data/processed/featurize_summary.json).
+    A missing summary (a stage run by hand, outside DVC) excludes nothing.
+    """
+    if not summary_path.exists():
+        return []
+    try:
+        data = json.loads(summary_path.read_text())
+    except ValueError:
+        raise SourceError(f"{summary_path} is not valid JSON: re-run the stage that writes it") from None
+    return list(data.get("excluded_columns") or []) if isinstance(data, dict) else []

@@ -7,7 +7,7 @@ Inputs:
 Outputs:
     reports/metrics.json: flat numbers for ``dvc metrics`` and MLflow (auc, pr_auc, brier, log_loss, ece, ks,
         calibration_slope, top_decile_lift, base_rate, n_test, ...; bayes_auc and auc_gap_to_bayes when the
-        simulator's true_p is present).
+        simulator's true_p is present; n_excluded_columns (leakage suspects kept out) and cold_start (0/1)).
     reports/lift.json: win rate, lift and cumulative gains per score decile.
     reports/plots/{roc,pr,calibration,gains}.json (DVC plots) and reports/plots/png/*.png (offline copies).
     data/reference/reference.parquet: the test leads' canonical columns, model features, probability, score,
@@ -21,7 +21,6 @@ model still leaves its metrics and plots for inspection while the non-zero exit 
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -46,6 +45,7 @@ from leadscore.monitoring.metrics import (
 )
 from leadscore.monitoring.plots import write_dvc_plots, write_png_plots
 from leadscore.params import EvaluateParams, Params
+from pipelines._entry import read_stage_parquet, run_stage, stage_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -73,15 +73,6 @@ class EvaluatePaths:
         return self.reports / "plots"
 
 
-def _read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    if not path.exists():
-        raise SourceError(f"{path} not found: run the stage that writes it first (dvc repro)")
-    try:
-        return pd.read_parquet(path, columns=columns)
-    except Exception as exc:  # pyarrow raises several types; the user needs the file name
-        raise SourceError(f"{path} is not a readable Parquet file ({type(exc).__name__}: {exc})") from None
-
-
 def _feature_frame_path(processed: Path) -> Path:
     """data/processed/features.parquet, or the first parquet there that has lead_id and split columns."""
     preferred = processed / "features.parquet"
@@ -106,11 +97,11 @@ def load_test_period(
     wanted = [schema.LEAD_ID, SPLIT_COLUMN, *[c for c in feature_names if c in available]]
     if "as_of" in available:
         wanted.append("as_of")
-    frame = _read_parquet(frame_path, columns=wanted)
+    frame = read_stage_parquet(frame_path, columns=wanted)
     frame = frame.loc[frame[SPLIT_COLUMN] == TEST_SPLIT].drop(columns=SPLIT_COLUMN)
     frame[schema.LEAD_ID] = frame[schema.LEAD_ID].astype("str")
     ids = pd.Index(frame[schema.LEAD_ID].unique())
-    leads = _read_parquet(paths.interim / "leads.parquet")
+    leads = read_stage_parquet(paths.interim / "leads.parquet")
     if schema.LABEL not in leads.columns:
         raise SourceError(f"{paths.interim / 'leads.parquet'} has no '{schema.LABEL}' column")
     test = leads.loc[leads[schema.LEAD_ID].astype("str").isin(ids)].reset_index(drop=True)
@@ -121,7 +112,7 @@ def load_test_period(
     activities_path = paths.interim / "activities.parquet"
     activities = None
     if activities_path.exists():
-        activities = _read_parquet(activities_path)
+        activities = read_stage_parquet(activities_path)
         keep = activities[schema.ACTIVITY_LEAD_ID].astype("str").isin(ids)
         activities = activities.loc[keep].reset_index(drop=True)
     return test, activities, frame.reset_index(drop=True)
@@ -265,6 +256,10 @@ def run_evaluate(params: Params, paths: EvaluatePaths = EvaluatePaths()) -> dict
         y, scored, params.evaluate, band_names=band_names, seed=params.base.seed, true_p=true_p
     )
 
+    # Leakage suspects the validate stage kept out of this model (names: bundle metadata and MLflow tag).
+    metrics["n_excluded_columns"] = len(bundle.metadata.get("excluded_columns") or [])
+    # 1 when train fell back to the simple cold-start model (its warning is in the bundle metadata).
+    metrics["cold_start"] = int(bool(bundle.metadata.get("cold_start", False)))
     p = scored["probability"].to_numpy(dtype=np.float64)
     _write_json(paths.reports / "metrics.json", metrics)
     if 0 < metrics["n_positive"] < metrics["n_test"]:
@@ -300,19 +295,19 @@ def run_evaluate(params: Params, paths: EvaluatePaths = EvaluatePaths()) -> dict
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point for ``python -m pipelines.evaluate``."""
-    from pipelines._entry import run_stage
-
     defaults = EvaluatePaths()
-    parser = argparse.ArgumentParser(prog="python -m pipelines.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--interim", type=Path, default=defaults.interim, help="canonical leads + activities")
-    parser.add_argument("--processed", type=Path, default=defaults.processed, help="feature frame with split")
-    parser.add_argument("--model", type=Path, default=defaults.model, help="scoring bundle directory")
-    parser.add_argument("--reports", type=Path, default=defaults.reports, help="metrics, lift and plots")
-    parser.add_argument(
-        "--reference", type=Path, default=defaults.reference, help="reference frame directory"
+    args = stage_arguments(
+        "pipelines.evaluate",
+        __doc__,
+        [
+            ("interim", defaults.interim, "canonical leads + activities"),
+            ("processed", defaults.processed, "feature frame with split"),
+            ("model", defaults.model, "scoring bundle directory"),
+            ("reports", defaults.reports, "metrics, lift and plots"),
+            ("reference", defaults.reference, "reference frame directory"),
+        ],
+        argv,
     )
-    parser.add_argument("--params", default="params.yaml", help="params file")
-    args = parser.parse_args(argv)
     paths = EvaluatePaths(args.interim, args.processed, args.model, args.reports, args.reference)
 
     def body(params: Params) -> None:

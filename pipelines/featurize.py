@@ -2,6 +2,7 @@
 
 Inputs:
     data/interim/leads.parquet, data/interim/activities.parquet (optional; an empty log means no intent).
+Inputs also: reports/validation/summary.json (``excluded_columns``: leakage suspects to drop).
 Outputs:
     data/processed/features.parquet: lead_id, created_at, as_of, label, true_p (simulator only), split
         (train / validation / test by creation time) and the raw feature columns.
@@ -11,19 +12,23 @@ Outputs:
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from features.dataset import SPLIT_COLUMN, featurize
 from leadscore import schema
 from leadscore.errors import DataValidationError
 from leadscore.params import Params
+from pipelines._entry import (
+    VALIDATION_SUMMARY,
+    excluded_columns,
+    read_stage_parquet,
+    run_stage,
+    stage_arguments,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,23 +36,31 @@ IN_DIR = Path("data/interim")
 OUT_DIR = Path("data/processed")
 
 
-def _read(path: Path, required: bool) -> pd.DataFrame | None:
-    if not path.exists():
-        if required:
-            raise DataValidationError(f"{path} not found: run the pull stage first")
-        return None
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types; the user needs the file name
-        raise DataValidationError(f"{path} is not a readable Parquet file ({type(exc).__name__})") from None
+def run_featurize(
+    params: Params,
+    in_dir: Path = IN_DIR,
+    out_dir: Path = OUT_DIR,
+    validation_summary: Path = VALIDATION_SUMMARY,
+) -> dict[str, Any]:
+    """Featurise the pull outputs and write the processed data set; returns the summary.
 
-
-def run_featurize(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DIR) -> dict[str, Any]:
-    """Featurise the pull outputs and write the processed data set; returns the summary."""
-    leads = _read(in_dir / "leads.parquet", required=True)
-    assert leads is not None
-    activities = _read(in_dir / "activities.parquet", required=False)
-    dataset = featurize(leads, activities, params.features, params.split, params.base.as_of_offset_days)
+    Leakage suspects the validate stage excluded (``validate.leakage.action: exclude``) are dropped here, so
+    the model never trains on them; the summary lists them with their evidence for train, MLflow and people.
+    """
+    leads = read_stage_parquet(in_dir / "leads.parquet", error=DataValidationError)
+    activities_path = in_dir / "activities.parquet"
+    activities = (
+        read_stage_parquet(activities_path, error=DataValidationError) if activities_path.exists() else None
+    )
+    excluded = excluded_columns(validation_summary)
+    dataset = featurize(
+        leads,
+        activities,
+        params.features,
+        params.split,
+        params.base.as_of_offset_days,
+        exclude=[item["name"] for item in excluded],
+    )
     frame, spec = dataset.frame, dataset.spec
     out_dir.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out_dir / "features.parquet", index=False)
@@ -64,6 +77,7 @@ def run_featurize(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DIR
         "activity_types": list(spec.activity_types),
         "roles": list(spec.roles),
         "extras": [*spec.extra_categorical, *spec.extra_numeric],
+        "excluded_columns": excluded,
     }
     (out_dir / "featurize_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     logger.info("featurize: %d leads, %d features -> %s", len(frame), len(spec.feature_names), out_dir)
@@ -72,18 +86,19 @@ def run_featurize(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DIR
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point for ``python -m pipelines.featurize``."""
-    from pipelines._entry import run_stage
-
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.featurize", description=__doc__.splitlines()[0]
+    args = stage_arguments(
+        "pipelines.featurize",
+        __doc__,
+        [
+            ("inputs", IN_DIR, "directory of the pull outputs"),
+            ("out", OUT_DIR, "output directory"),
+            ("validation", VALIDATION_SUMMARY, "validate stage summary (its excluded_columns are dropped)"),
+        ],
+        argv,
     )
-    parser.add_argument("--inputs", type=Path, default=IN_DIR, help="directory of the pull outputs")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output directory")
-    parser.add_argument("--params", default="params.yaml", help="params file")
-    args = parser.parse_args(argv)
 
     def body(params: Params) -> None:
-        run_featurize(params, args.inputs, args.out)
+        run_featurize(params, args.inputs, args.out, args.validation)
 
     run_stage("featurize", body, params_path=args.params)
 

@@ -12,7 +12,6 @@ shape the model and a hash of the input data, and recorded in the bundle metadat
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -21,12 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from features.schema import FeatureSpec
 from leadscore.errors import DataValidationError
 from leadscore.params import Params
-from models.fit import fit_scoring_bundle
+from models.fit import fit_with_params
+from pipelines._entry import excluded_columns, read_stage_parquet, run_stage, stage_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +75,9 @@ def run_train(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DIR) ->
     for path in (features_path, spec_path):
         if not path.exists():
             raise DataValidationError(f"{path} not found: run the featurize stage first")
-    frame = pd.read_parquet(features_path)
+    frame = read_stage_parquet(features_path, error=DataValidationError)
     spec = FeatureSpec.from_json(spec_path.read_text())
+    excluded = excluded_columns(in_dir / "featurize_summary.json")
     provenance = {
         "git_sha": git_sha(),
         "params_hash": params_hash(params),
@@ -88,19 +87,16 @@ def run_train(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DIR) ->
         # The export mapping travels with the model, so batch scoring of a raw export needs no params file.
         "mapping": params.source.mapping.model_dump(mode="json"),
         "label_policy": params.source.label.model_dump(mode="json"),
+        # Leakage suspects the validate stage excluded: the model never saw them (names only; the evidence is
+        # in reports/validation/summary.json, logged to MLflow by register).
+        "excluded_columns": [item["name"] for item in excluded],
     }
-    result = fit_scoring_bundle(
-        frame,
-        spec,
-        features=params.features,
-        train=params.train,
-        calibrate=params.calibrate,
-        bands=params.bands,
-        seed=params.base.seed,
-        provenance=provenance,
-    )
+    result = fit_with_params(frame, spec, params, provenance)
     result.bundle.save(out_dir)
-    metrics = {**result.metrics, **{k: provenance[k] for k in ("git_sha", "params_hash", "data_hash")}}
+    metrics = {
+        **result.metrics,
+        **{k: provenance[k] for k in ("git_sha", "params_hash", "data_hash", "excluded_columns")},
+    }
     (out_dir / "train_metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
     validation = metrics["validation"]
     logger.info(
@@ -116,13 +112,12 @@ def run_train(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DIR) ->
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point for ``python -m pipelines.train``."""
-    from pipelines._entry import run_stage
-
-    parser = argparse.ArgumentParser(prog="python -m pipelines.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--inputs", type=Path, default=IN_DIR, help="directory of the featurize outputs")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="bundle directory")
-    parser.add_argument("--params", default="params.yaml", help="params file")
-    args = parser.parse_args(argv)
+    args = stage_arguments(
+        "pipelines.train",
+        __doc__,
+        [("inputs", IN_DIR, "directory of the featurize outputs"), ("out", OUT_DIR, "bundle directory")],
+        argv,
+    )
 
     def body(params: Params) -> None:
         run_train(params, args.inputs, args.out)

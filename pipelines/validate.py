@@ -12,7 +12,6 @@ On failure every problem is logged and the stage exits 2 with one summary line o
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ import pandas as pd
 
 from leadscore.errors import DataValidationError, LeakageError
 from leadscore.params import Params
+from pipelines._entry import run_stage, stage_arguments
 
 if TYPE_CHECKING:
     from leadscore.validation.report import ValidationReport
@@ -85,7 +85,8 @@ def validate(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DIR) -> 
     """Run the gate; raise a domain error with one summary line when it fails.
 
     Raises:
-        LeakageError: the only problems are leakage suspects not in ``source.mapping.allow_leaky``.
+        LeakageError: the only problems are leakage suspects not in ``source.mapping.allow_leaky`` (only with
+            ``validate.leakage.action: stop``; ``exclude`` drops them from the features instead).
         DataValidationError: any other problem (the message lists them).
     """
     report = run_validation(params, in_dir, out_dir)
@@ -96,6 +97,11 @@ def validate(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DIR) -> 
             logger.error("validate: %s", line)
         error = LeakageError if report.only_leakage else DataValidationError
         raise error(report.summary_line())
+    if report.excluded:
+        logger.warning(
+            "validate: leakage suspects excluded from the features (validate.leakage.action: exclude): %s",
+            ", ".join(report.excluded_names),
+        )
     logger.info("validate: %s", report.summary_line())
     return report
 
@@ -127,13 +133,12 @@ def _read_summary(path: Path) -> tuple[dict[str, Any] | None, str | None]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point for ``python -m pipelines.validate``."""
-    from pipelines._entry import run_stage
-
-    parser = argparse.ArgumentParser(prog="python -m pipelines.validate", description=__doc__.splitlines()[0])
-    parser.add_argument("--inputs", type=Path, default=IN_DIR, help="directory of the pull outputs")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="report directory")
-    parser.add_argument("--params", default="params.yaml", help="params file")
-    args = parser.parse_args(argv)
+    args = stage_arguments(
+        "pipelines.validate",
+        __doc__,
+        [("inputs", IN_DIR, "directory of the pull outputs"), ("out", OUT_DIR, "report directory")],
+        argv,
+    )
 
     def body(params: Params) -> None:
         validate(params, args.inputs, args.out)

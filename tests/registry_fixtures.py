@@ -26,7 +26,7 @@ from features.dataset import featurize
 from leadscore.crm.mapping import map_activities, map_leads
 from leadscore.crm.simulator import SimulatedExport, simulate_crm
 from leadscore.params import ActivityMapping, LabelPolicy, Mapping, Params, RegistryParams, SimulateParams
-from models.fit import fit_scoring_bundle
+from models.fit import fit_with_params
 
 SEED = 7
 OFFSET_DAYS = 14
@@ -66,16 +66,7 @@ def _fit(frame: pd.DataFrame, spec: object, params: Params, out: Path) -> Path:
         "mapping": SIM_MAPPING.model_dump(mode="json"),
         "label_policy": SIM_LABEL.model_dump(mode="json"),
     }
-    fitted = fit_scoring_bundle(
-        frame,
-        spec,  # type: ignore[arg-type]
-        features=params.features,
-        train=params.train,
-        calibrate=params.calibrate,
-        bands=params.bands,
-        seed=params.base.seed,
-        provenance=provenance,
-    )
+    fitted = fit_with_params(frame, spec, params, provenance)  # type: ignore[arg-type]
     fitted.bundle.save(out)
     return out
 

@@ -54,7 +54,9 @@ def validate_leads(
         current_year: upper bound of founded_year (default: this year).
 
     Returns:
-        The report; ``success`` is False when anything stops training. Never raises for bad data.
+        The report; ``success`` is False when anything stops training. Never raises for bad data. Blocking
+        leakage suspects are failures with ``validate.leakage.action: stop``; with ``exclude`` (the default)
+        they are listed in ``report.excluded`` for featurize to drop.
     """
     started = time.perf_counter()
     failures: list[ValidationFailure] = []
@@ -62,6 +64,7 @@ def validate_leads(
     counts: dict[str, Any] = {"rows": int(len(leads)), "columns": int(leads.shape[1])}
     gx_results: dict[str, Any] = {}
     suspects: list[LeakSuspect] = []
+    excluded: list[LeakSuspect] = []
     summary_leads, summary_activities = _summary_sections(pull_summary)
 
     if leads.shape[1] == 0 or len(leads) == 0:
@@ -107,7 +110,10 @@ def validate_leads(
         allow = list(allow_leaky if allow_leaky is not None else (mapping.allow_leaky if mapping else []))
         suspects = detect_leakage(leads, activities, params.leakage, allow, as_of_offset_days, seed=seed)
         for suspect in suspects:
-            if suspect.fails_gate:
+            if suspect.fails_gate and params.leakage.action == "exclude":
+                excluded.append(suspect)
+                warnings.append(f"{suspect.line()} [excluded from the features: validate.leakage.action]")
+            elif suspect.fails_gate:
                 failures.append(
                     ValidationFailure(
                         "leakage", suspect.name, f"possible leakage ({suspect.kind}): {suspect.evidence}"
@@ -118,7 +124,7 @@ def validate_leads(
                 warnings.append(f"{suspect.line()} [{why}]")
     elif not params.leakage.enabled:
         warnings.append("leakage detector disabled (validate.leakage.enabled: false)")
-    return _finish(started, failures, warnings, counts, gx_results, suspects)
+    return _finish(started, failures, warnings, counts, gx_results, suspects, excluded)
 
 
 def unreadable_report(column: str, message: str) -> ValidationReport:
@@ -134,6 +140,7 @@ def _finish(
     counts: dict[str, Any],
     gx_results: dict[str, Any],
     suspects: list[LeakSuspect],
+    excluded: list[LeakSuspect] | None = None,
 ) -> ValidationReport:
     report = ValidationReport(
         success=not failures,
@@ -141,6 +148,7 @@ def _finish(
         warnings=warnings,
         counts=counts,
         leak_suspects=suspects,
+        excluded=list(excluded or []),
         gx=gx_results,
         elapsed_seconds=time.perf_counter() - started,
     )

@@ -50,6 +50,8 @@ class ValidationReport:
         warnings: things worth knowing that do not stop training (allowed leaks, post-outcome activity types).
         counts: rows, classes, activities, columns: the figures the checks were judged on.
         leak_suspects: every leakage finding, blocking or not.
+        excluded: blocking suspects dropped from the features (``validate.leakage.action: exclude``); the
+            featurize stage reads them from summary.json ``excluded_columns``.
         gx: Great Expectations ``describe_dict()`` per suite (``leads``, ``activities``).
         elapsed_seconds: wall time of the whole gate.
     """
@@ -59,6 +61,7 @@ class ValidationReport:
     warnings: list[str] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
     leak_suspects: list[LeakSuspect] = field(default_factory=list)
+    excluded: list[LeakSuspect] = field(default_factory=list)
     gx: dict[str, Any] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
 
@@ -75,13 +78,19 @@ class ValidationReport:
     def summary_line(self) -> str:
         """The single line for stderr: how many problems and the first few of them."""
         if self.success:
-            return f"validation passed ({len(self.warnings)} warnings)"
+            dropped = f", excluded as leaky: {', '.join(self.excluded_names)}" if self.excluded else ""
+            return f"validation passed ({len(self.warnings)} warnings{dropped})"
         lines = self.lines
         shown = "; ".join(lines[:_MAX_PROBLEMS_IN_LINE])
         more = len(lines) - _MAX_PROBLEMS_IN_LINE
         tail = f"; ... and {more} more (see reports/validation/summary.json)" if more > 0 else ""
         noun = "problem" if len(lines) == 1 else "problems"
         return f"validation failed: {len(lines)} {noun}: {shown}{tail}"
+
+    @property
+    def excluded_names(self) -> list[str]:
+        """Names of the excluded suspects (columns, or ``activity:<type>``)."""
+        return [s.name for s in self.excluded]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the GX results are written separately: they are large)."""
@@ -92,6 +101,9 @@ class ValidationReport:
             "warnings": list(self.warnings),
             "counts": self.counts,
             "leak_suspects": [s.as_dict() for s in self.leak_suspects],
+            "excluded_columns": [
+                {"name": s.name, "kind": s.kind, "evidence": s.evidence} for s in self.excluded
+            ],
             "gx_statistics": {name: result.get("statistics", {}) for name, result in self.gx.items()},
             "elapsed_seconds": round(self.elapsed_seconds, 3),
         }
@@ -145,7 +157,10 @@ def render_html(report: ValidationReport, title: str = "leadscore validation") -
     if report.leak_suspects:
         parts.append("<table><tr><th>name</th><th>kind</th><th>verdict</th><th>evidence</th></tr>")
         for suspect in report.leak_suspects:
-            verdict = "fails gate" if suspect.fails_gate else ("allowed" if suspect.allowed else "info")
+            if suspect in report.excluded:
+                verdict = "excluded"
+            else:
+                verdict = "fails gate" if suspect.fails_gate else ("allowed" if suspect.allowed else "info")
             css = "bad" if suspect.fails_gate else "warn"
             parts.append(
                 f"<tr class='{css}'><td><code>{esc(suspect.name)}</code></td><td>{esc(suspect.kind)}</td>"

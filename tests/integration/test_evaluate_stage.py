@@ -71,11 +71,15 @@ def test_metrics_json_is_flat_numbers_with_the_headline_keys(evaluated: Path, ti
         "auc_ci_high",
         "mql_precision",
         "ece_noise_p95",
+        "n_excluded_columns",
+        "cold_start",
     ):
         assert key in metrics, key
     assert all(isinstance(v, int | float) for v in metrics.values())
     n_test = int((tiny_world.frame["split"] == "test").sum())
     assert metrics["n_test"] == n_test
+    assert metrics["n_excluded_columns"] == 0
+    assert metrics["cold_start"] == 0
     assert 0.6 < metrics["auc"] <= metrics["bayes_auc"] + 0.05
     assert metrics["auc_ci_low"] < metrics["auc"] < metrics["auc_ci_high"]
     assert metrics["auc_gap_to_bayes"] == pytest.approx(metrics["bayes_auc"] - metrics["auc"], abs=2e-6)

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from features.dataset import FeatureDataset, featurize
 from features.transform import FeatureTransformer
-from models.train import train_model
+from models.train import Periods, train_model
 from tests.model_fixtures import FAST_TRAIN, OFFSET_DAYS, PARAMS, SEED, canonical_crm
 
 FAR_FUTURE = pd.Timestamp("2100-01-01")
@@ -28,9 +28,8 @@ def _test_auc(dataset: FeatureDataset) -> tuple[float, float]:
     X = transformer.transform(frame[spec.feature_names])
     y = frame["label"].to_numpy()
     tr, va, te = split == "train", split == "validation", split == "test"
-    result = train_model(
-        X[tr], y[tr], X[va], y[va], spec.feature_names, transformer.categorical_indices_, FAST_TRAIN, SEED
-    )
+    periods = Periods(X[tr], y[tr], X[va], y[va], spec.feature_names, transformer.categorical_indices_)
+    result = train_model(periods, FAST_TRAIN, SEED)
     model_auc = roc_auc_score(y[te], result.booster.predict(X[te]))
     bayes_auc = roc_auc_score(y[te], frame.loc[te, "true_p"])
     return float(model_auc), float(bayes_auc)

@@ -146,11 +146,11 @@ def test_zero_row_export_is_a_clear_failure(
     assert err.strip().endswith("leads: 0 rows: the export is empty")
 
 
-def test_leaky_column_stops_validate_naming_the_column(
+def test_leaky_column_stops_validate_naming_the_column_with_action_stop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     leaky = LEADS.assign(xnum_close_value=np.where(LEADS["label"] == 1, 2500.0, 0.0))
-    write_stage_inputs(tmp_path, leaky, ACTIVITIES)
+    write_stage_inputs(tmp_path, leaky, ACTIVITIES, validate={"leakage": {"action": "stop"}})
     code, err = _run(tmp_path, monkeypatch, capsys)
     assert code == 2
     last = err.strip().splitlines()[-1]
@@ -161,7 +161,45 @@ def test_leaky_column_stops_validate_naming_the_column(
     assert [(s["name"], s["fails_gate"]) for s in suspects] == [("xnum_close_value", True)]
 
     # Once the owner vouches for it (source.mapping.allow_leaky), it is a warning and the stage passes.
-    write_stage_inputs(tmp_path, leaky, ACTIVITIES, mapping={"allow_leaky": ["close_value"]})
+    write_stage_inputs(
+        tmp_path,
+        leaky,
+        ACTIVITIES,
+        validate={"leakage": {"action": "stop"}},
+        mapping={"allow_leaky": ["close_value"]},
+    )
     code, err = _run(tmp_path, monkeypatch, capsys)
     assert code == 0, err
     assert _summary(tmp_path)["success"] is True
+
+
+def test_leaky_column_is_excluded_by_default_and_featurize_drops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Default ``validate.leakage.action: exclude``: the stage passes, records the suspect with its evidence,
+    and the featurize stage leaves it out of the feature frame and the spec (so the model never sees it)."""
+    from pipelines import featurize
+
+    leaky = LEADS.assign(xnum_close_value=np.where(LEADS["label"] == 1, 2500.0, 0.0))
+    write_stage_inputs(tmp_path, leaky, ACTIVITIES)
+    code, err = _run(tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    summary = _summary(tmp_path)
+    assert summary["success"] is True
+    (excluded,) = summary["excluded_columns"]
+    assert excluded["name"] == "xnum_close_value"
+    assert excluded["evidence"].startswith("rank AUC of the value 1.000")
+
+    featurize.main([])  # same tmp_path, its params.yaml and the report just written
+    processed = tmp_path / "data" / "processed"
+    spec = json.loads((processed / "spec.json").read_text())
+    assert "xnum_close_value" not in spec["extra_numeric"]
+    assert "extra_close_value" not in spec["feature_names"]
+    assert "extra_close_value" not in pd.read_parquet(processed / "features.parquet").columns
+    run_summary = json.loads((processed / "featurize_summary.json").read_text())
+    assert [e["name"] for e in run_summary["excluded_columns"]] == ["xnum_close_value"]
+
+    # Without the exclusion the same column would have been a feature: the test can fail.
+    (tmp_path / "reports" / "validation" / "summary.json").write_text(json.dumps({"excluded_columns": []}))
+    featurize.main([])
+    assert "extra_close_value" in json.loads((processed / "spec.json").read_text())["feature_names"]

@@ -139,14 +139,34 @@ def test_empty_activity_log_is_allowed(leads: pd.DataFrame, activities: pd.DataF
     assert _lines(leads, activities.iloc[0:0]) == []
 
 
-def test_leaky_column_fails_the_gate_and_an_allowed_one_only_warns(leads: pd.DataFrame) -> None:
+STOP = ValidateParams(**SMALL_VALIDATE, leakage={"action": "stop"})
+
+
+def test_leaky_column_is_excluded_by_default_with_its_evidence(leads: pd.DataFrame) -> None:
     leaky = leads.assign(xnum_close_value=np.where(leads["label"] == 1, 1000.0, 0.0))
-    lines = _lines(leaky)
+    report = validate_leads(leaky, None, None, PARAMS, current_year=2026)
+    assert report.success
+    assert report.excluded_names == ["xnum_close_value"]
+    (excluded,) = report.as_dict()["excluded_columns"]
+    assert excluded["kind"] == "single_column_auc"
+    assert excluded["evidence"].startswith("rank AUC of the value 1.000")
+    assert "excluded as leaky: xnum_close_value" in report.summary_line()
+    # The owner's allow list wins over exclusion: the column stays a feature, with a warning.
+    allowed = validate_leads(leaky, None, None, PARAMS, allow_leaky=["close_value"], current_year=2026)
+    assert allowed.success
+    assert allowed.excluded == []
+
+
+def test_leaky_column_fails_the_gate_with_action_stop_and_an_allowed_one_only_warns(
+    leads: pd.DataFrame,
+) -> None:
+    leaky = leads.assign(xnum_close_value=np.where(leads["label"] == 1, 1000.0, 0.0))
+    lines = _lines(leaky, params=STOP)
     assert len(lines) == 1
     assert lines[0].startswith(
         "xnum_close_value: possible leakage (single_column_auc): rank AUC of the value 1.000"
     )
-    report = validate_leads(leaky, None, None, PARAMS, allow_leaky=["close_value"], current_year=2026)
+    report = validate_leads(leaky, None, None, STOP, allow_leaky=["close_value"], current_year=2026)
     assert report.success
     assert any("xnum_close_value" in w and "allowed" in w for w in report.warnings)
 
