@@ -11,11 +11,16 @@ The leads of ``report.splits`` (default the test period, out-of-time for the mod
 traffic: every one is scored through ``bundle.score`` at its scoring moment, exactly as the batch job would
 have scored it. The ``report.reference_splits`` leads (default the validation period the calibrator was
 fitted on), scored the same way, are the drift baseline.
+
+This is a documented backtest, not a replay of live traffic: the report is produced as RevOps would have seen
+it on the last day of the report quarter (default: the latest quarter the test period covers completely).
+Leads created less than ``report.maturity_days`` before that day count as immature and get the label-free
+(CBPE) estimate; older cohorts are judged on the outcomes recorded in the export. So the main job's report
+shows both views, and the previous quarter's estimate beside its realized figure.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import Sequence
@@ -23,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -32,12 +36,14 @@ from leadscore.errors import SourceError
 from leadscore.params import Params
 from leadscore.reporting.quarterly import QuarterlyReport, build_quarterly_report
 from leadscore.reporting.render import write_report
+from leadscore.reporting.segments import add_segments
+from pipelines._entry import read_stage_parquet, run_stage, stage_arguments
 
 logger = logging.getLogger(__name__)
 
 SPLIT_COLUMN = "split"
-# Derived segments RevOps asks for, taken from the feature frame (column there -> segment name in the report).
-DERIVED_SEGMENTS = {"firmo_region": "region", "firmo_size_band": "size_band"}
+# Derived segments RevOps asks for, taken from the feature frame (see leadscore.reporting.segments).
+DERIVED_SEGMENTS = ("firmo_region", "firmo_size_band")
 # Canonical inputs compared for drift besides the segments (free text such as contact_title is left out).
 DRIFT_INPUTS = tuple(c for c in schema.ROLE_COLUMNS if c != schema.CONTACT_TITLE)
 OUTPUTS = ("probability", "score", "band", "is_mql", "is_sql")
@@ -54,38 +60,23 @@ class ReportPaths:
     out: Path = Path("reports/quarterly")
 
 
-def _read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    if not path.exists():
-        raise SourceError(f"{path} not found: run the stage that writes it first (dvc repro)")
-    try:
-        return pd.read_parquet(path, columns=columns)
-    except Exception as exc:  # pyarrow raises several types; the user needs the file name
-        raise SourceError(f"{path} is not a readable Parquet file ({type(exc).__name__}: {exc})") from None
-
-
-def _size_labels() -> tuple[str, ...]:
-    from features.firmographic import SIZE_LABELS
-
-    return tuple(SIZE_LABELS)
-
-
 def score_periods(paths: ReportPaths, bundle: Any, splits: Sequence[str]) -> pd.DataFrame:
     """Leads of ``splits`` scored by the bundle at their scoring moment, with segments and outcomes."""
     frame_path = paths.processed / "features.parquet"
     available = pq.read_schema(frame_path).names if frame_path.exists() else []
     wanted = [schema.LEAD_ID, SPLIT_COLUMN, *[c for c in ("as_of", *DERIVED_SEGMENTS) if c in available]]
-    features = _read_parquet(frame_path, columns=wanted)
+    features = read_stage_parquet(frame_path, columns=wanted)
     features = features[features[SPLIT_COLUMN].isin(list(splits))]
     features[schema.LEAD_ID] = features[schema.LEAD_ID].astype("str")
     ids = pd.Index(features[schema.LEAD_ID].unique())
-    leads = _read_parquet(paths.interim / "leads.parquet")
+    leads = read_stage_parquet(paths.interim / "leads.parquet")
     leads = leads.loc[leads[schema.LEAD_ID].astype("str").isin(ids)].reset_index(drop=True)
     if leads.empty:
         raise SourceError(f"no lead of the {list(splits)} split(s) is in {paths.interim / 'leads.parquet'}")
     activities = None
     activities_path = paths.interim / "activities.parquet"
     if activities_path.exists():
-        activities = _read_parquet(activities_path)
+        activities = read_stage_parquet(activities_path)
         activities = activities.loc[activities[schema.ACTIVITY_LEAD_ID].astype("str").isin(ids)]
     # The batch job scores each lead once, at its scoring moment; reasons are not needed for accuracy.
     scored = bundle.score(leads, activities, with_reasons=False).reset_index(drop=True)
@@ -110,24 +101,35 @@ def score_periods(paths: ReportPaths, bundle: Any, splits: Sequence[str]) -> pd.
     out = out.merge(extra, on=schema.LEAD_ID, how="left", validate="one_to_one")
     if "as_of" in out.columns:
         out = out.rename(columns={"as_of": "scored_at"})
-    if "firmo_size_band" in out.columns:
-        labels = np.array(_size_labels(), dtype=object)
-        codes = out["firmo_size_band"].to_numpy(dtype=np.float64)
-        valid = np.isfinite(codes) & (codes >= 0) & (codes < len(labels))
-        size = np.full(len(out), None, dtype=object)
-        size[valid] = labels[codes[valid].astype(np.intp)]
-        out["firmo_size_band"] = size
-    return out.rename(columns=DERIVED_SEGMENTS)
+    return add_segments(out, drop_sources=True)
+
+
+def _moments(scored: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(scored["scored_at"] if "scored_at" in scored.columns else scored[schema.CREATED_AT])
 
 
 def pick_quarter(scored: pd.DataFrame, min_count: int) -> str:
-    """The latest quarter with at least ``min_count`` scored leads (else the latest quarter at all)."""
-    moments = pd.to_datetime(
-        scored["scored_at"] if "scored_at" in scored.columns else scored[schema.CREATED_AT]
-    )
+    """The latest quarter the scores cover completely with at least ``min_count`` leads.
+
+    A quarter is complete when scoring went on until its last day; a trailing sliver of a quarter (the test
+    period ends mid-quarter) would make a thin, misleading report. Falls back to the latest quarter with
+    ``min_count`` leads, then to the latest quarter at all.
+    """
+    moments = _moments(scored)
     counts = moments.dt.to_period("Q").value_counts().sort_index()
-    full = counts[counts >= min_count]
-    return str((full if len(full) else counts).index[-1])
+    last_day = moments.max().normalize()
+    enough = counts[counts >= min_count]
+    complete = enough[[q.end_time.normalize() <= last_day for q in enough.index]]
+    for candidates in (complete, enough, counts):
+        if len(candidates):
+            return str(candidates.index[-1])
+    raise SourceError("no scored lead to report on")
+
+
+def quarter_end_as_of(scored: pd.DataFrame, quarter: str) -> pd.Timestamp:
+    """Knowledge time of the report: the quarter's last moment, or the last scoring moment if earlier."""
+    end = pd.Period(quarter, freq="Q").end_time.floor("s")
+    return min(end, _moments(scored).max())
 
 
 def _model_info(bundle: Any, registry_path: Path) -> dict[str, Any]:
@@ -165,8 +167,10 @@ def run_report(params: Params, paths: ReportPaths = ReportPaths()) -> tuple[Quar
         quarter,
         report_params,
         reference=reference,
+        as_of=quarter_end_as_of(scored, quarter),
         seed=params.base.seed,
         model=_model_info(bundle, paths.registry),
+        source=backtest_source(scored, params),
     )
     written = write_report(report, paths.out)
     logger.info(
@@ -179,19 +183,36 @@ def run_report(params: Params, paths: ReportPaths = ReportPaths()) -> tuple[Quar
     return report, written
 
 
+def backtest_source(scored: pd.DataFrame, params: Params) -> str:
+    """One sentence for the report saying how its scores were produced (a backtest, not live traffic)."""
+    moments = _moments(scored)
+    reference = ", ".join(params.report.reference_splits) or "previous quarter"
+    splits = ", ".join(params.report.splits)
+    return (
+        f"backtest: the {splits} period (out-of-time for the model; {len(scored)} leads scored "
+        f"{moments.min().date()} to {moments.max().date()}) scored by this bundle through bundle.score at "
+        f"each lead's scoring moment (created_at + {params.base.as_of_offset_days} days), as the batch job "
+        "would have; the report is as of the quarter's last day: cohorts younger than "
+        f"{params.report.maturity_days} days then get CBPE estimates only, older ones are judged on the "
+        f"outcomes recorded in the export; drift baseline: the {reference} period."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point for ``python -m pipelines.report``."""
-    from pipelines._entry import run_stage
-
     defaults = ReportPaths()
-    parser = argparse.ArgumentParser(prog="python -m pipelines.report", description=__doc__.splitlines()[0])
-    parser.add_argument("--interim", type=Path, default=defaults.interim, help="canonical leads + activities")
-    parser.add_argument("--processed", type=Path, default=defaults.processed, help="feature frame with split")
-    parser.add_argument("--model", type=Path, default=defaults.model, help="scoring bundle directory")
-    parser.add_argument("--registry", type=Path, default=defaults.registry, help="register stage output")
-    parser.add_argument("--out", type=Path, default=defaults.out, help="report directory")
-    parser.add_argument("--params", default="params.yaml", help="params file")
-    args = parser.parse_args(argv)
+    args = stage_arguments(
+        "pipelines.report",
+        __doc__,
+        [
+            ("interim", defaults.interim, "canonical leads + activities"),
+            ("processed", defaults.processed, "feature frame with split"),
+            ("model", defaults.model, "scoring bundle directory"),
+            ("registry", defaults.registry, "register stage output"),
+            ("out", defaults.out, "report directory"),
+        ],
+        argv,
+    )
     paths = ReportPaths(args.interim, args.processed, args.model, args.registry, args.out)
 
     def body(params: Params) -> None:

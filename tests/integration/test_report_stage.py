@@ -81,6 +81,9 @@ def test_pick_quarter_takes_the_latest_with_enough_leads() -> None:
     )
     assert pick_quarter(scored, min_count=3) == "2025Q2"
     assert pick_quarter(scored, min_count=50) == "2025Q3"
+    # A trailing sliver of a quarter (scoring stopped mid-quarter) is not the default report quarter.
+    sliver = pd.DataFrame({"scored_at": pd.to_datetime(["2025-06-30"] * 5 + ["2025-07-02"] * 5)})
+    assert pick_quarter(sliver, min_count=3) == "2025Q2"
 
 
 def _scored_file(path: Path) -> Path:
