@@ -75,6 +75,17 @@ def test_report_describes_the_test_period_scored_by_the_bundle(reported: Path, t
     assert payload["estimated"]["metrics"]["expected_base_rate"] == pytest.approx(p.mean(), abs=1e-9)
 
 
+def test_stage_report_is_a_backtest_as_of_the_quarter_end(reported: Path) -> None:
+    payload = _payload(reported)
+    assert payload["source"].startswith("backtest: the test period")
+    end = pd.Period(payload["quarter"], freq="Q").end_time
+    assert pd.Timestamp(payload["as_of"]) <= end
+    # Leads younger than the maturity window on that day carry the label-free estimate only.
+    current = [c for c in payload["cohorts"] if c["quarter"] == payload["quarter"]][0]
+    assert current["matured_share"] < 1.0
+    assert payload["estimated"]["n_immature"] > 0
+
+
 def test_pick_quarter_takes_the_latest_with_enough_leads() -> None:
     scored = pd.DataFrame(
         {"scored_at": pd.to_datetime(["2025-01-05"] * 5 + ["2025-04-02"] * 5 + ["2025-07-01"] * 2)}
