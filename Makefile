@@ -31,6 +31,10 @@ pipeline: install
 serve: install
 	.venv/bin/leadscore serve
 
+## Rebuild the quarterly report stage (and what it depends on) after a change.
+report: install
+	.venv/bin/dvc repro report
+
 test: install
 	.venv/bin/pytest -q
 
