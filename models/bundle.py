@@ -34,11 +34,14 @@ from leadscore.errors import ConfigError, SchemaError
 from models.bands import BandScheme
 from models.calibrate import Calibrator
 from models.reasons import ReasonExplainer
+from models.single_row import SingleRowPredictor
 
 logger = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = 1
 SINGLE_THREAD_ROWS = 512
+# Up to this many rows, LightGBM's single-row fast API (a few us per row) beats one predict call (~45 us).
+FAST_PATH_ROWS = 8
 BUNDLE_FILE = "bundle.joblib"
 METADATA_FILE = "metadata.json"
 OUTPUT_COLUMNS = (
@@ -78,6 +81,28 @@ def _hash_rows(X: np.ndarray) -> list[str]:
         columns = np.arange(1, words.shape[1] + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         mixed = _splitmix(words + columns).sum(axis=1, dtype=np.uint64)
     return [f"{v:016x}" for v in _splitmix(mixed ^ np.uint64(words.shape[1])).tolist()]
+
+
+def feature_rows(batch: FeatureBatch) -> list[dict[str, Any]]:
+    """Raw feature values per lead as JSON-ready dicts (NaN -> None), converted column by column."""
+    names = list(batch.features)
+    if len(batch) <= FAST_PATH_ROWS:
+        # One API lead: a Python NaN check per value beats two numpy calls per column.
+        columns = [[None if v != v else v for v in batch.features[name].tolist()] for name in names]
+    else:
+        columns = [_plain_values(batch.features[name]) for name in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _plain_values(column: np.ndarray) -> list[Any]:
+    """Python values of one feature column, NaN as None (JSON has no NaN)."""
+    if column.dtype.kind == "f":
+        missing = np.isnan(column)
+        if missing.any():
+            values = column.astype(object)
+            values[missing] = None
+            return values.tolist()  # type: ignore[no-any-return]
+    return column.tolist()  # type: ignore[no-any-return]
 
 
 class ScoringBundle:
@@ -160,13 +185,23 @@ class ScoringBundle:
         """Band scheme: probability thresholds (best band first) and the MQL / SQL bands."""
         return self._bands
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the single-row predictor (a C handle; rebuilt on first use after loading)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_single_row"}
+
     # -- scoring ---------------------------------------------------------------------------------------------
     def predict_raw(self, X: np.ndarray) -> np.ndarray:
         """Raw margin of the booster for a model matrix.
 
-        Small batches (API requests) predict on one thread: OpenMP's thread start-up and spin-waiting cost
-        more than a few rows of trees and steal the CPU from the rest of the request.
+        One-lead API calls go through LightGBM's single-row fast API (same trees, same margins, bit for bit;
+        see ``models.single_row``). Other small batches predict on one thread: OpenMP's thread start-up and
+        spin-waiting cost more than a few rows of trees and steal the CPU from the rest of the request.
         """
+        if len(X) <= FAST_PATH_ROWS:
+            predictor = self.__dict__.get("_single_row")
+            if predictor is None:
+                predictor = self.__dict__["_single_row"] = SingleRowPredictor(self.booster)
+            return predictor.predict(X)
         if len(X) < SINGLE_THREAD_ROWS:
             return np.asarray(self.booster.predict(X, raw_score=True, num_threads=1))
         return np.asarray(self.booster.predict(X, raw_score=True))
@@ -242,6 +277,7 @@ class ScoringBundle:
         top_reasons: int = 3,
         with_reasons: bool = True,
         exact_reasons: bool = False,
+        with_features: bool = False,
     ) -> list[dict[str, Any]]:
         """Score request dicts (the API's fast path): same code and numbers as ``score``, no DataFrames.
 
@@ -252,9 +288,12 @@ class ScoringBundle:
             top_reasons: see ``score``.
             with_reasons: see ``score``.
             exact_reasons: see ``score``.
+            with_features: also return each lead's raw feature values under ``features`` (name -> JSON-ready
+                value, None for missing), the values the prediction log keeps for drift monitoring. They are
+                the columns this very call built, so logging them costs a conversion, not a second pass.
 
         Returns:
-            One JSON-ready dict per record, in order, with the keys of ``score``'s columns.
+            One JSON-ready dict per record, in order, with the keys of ``score``'s columns (+ ``features``).
         """
         if isinstance(records, pd.DataFrame) or not isinstance(records, Sequence):
             raise SchemaError("records must be a list of lead dicts")
@@ -277,7 +316,11 @@ class ScoringBundle:
             out["reasons_negative"],
             out["features_hash"],
         ]
-        return [dict(zip(OUTPUT_COLUMNS, row, strict=True)) for row in zip(*columns, strict=True)]
+        rows = [dict(zip(OUTPUT_COLUMNS, row, strict=True)) for row in zip(*columns, strict=True)]
+        if with_features:
+            for row, features in zip(rows, feature_rows(batch), strict=True):
+                row["features"] = features
+        return rows
 
     # -- persistence -----------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -302,17 +302,22 @@ class AccuracyResponse(_Out):
 
 
 # --- drift -----------------------------------------------------------------------------------------------
-class FeatureDrift(_Out):
-    """Drift of one feature: PSI with its verdict, plus the distance that fits its type."""
+class _DriftStatistics(_Out):
+    """What every drift read-out carries: PSI with its verdict, and the distances that fit the values."""
 
-    feature: str
-    kind: str
     psi: float | None
     verdict: str
     drifted: bool
     js_distance: float | None = None
     wasserstein: float | None = None
     ks_pvalue: float | None = None
+
+
+class FeatureDrift(_DriftStatistics):
+    """Drift of one feature: PSI with its verdict, plus the distance that fits its type."""
+
+    feature: str
+    kind: str
     chi2_pvalue: float | None = None
     reference_missing_share: float | None = None
     current_missing_share: float | None = None
@@ -321,15 +326,9 @@ class FeatureDrift(_Out):
     top_bin_current_share: float | None = None
 
 
-class ScoreDrift(_Out):
+class ScoreDrift(_DriftStatistics):
     """Drift of the predicted probability itself."""
 
-    psi: float | None
-    verdict: str
-    drifted: bool
-    js_distance: float | None = None
-    wasserstein: float | None = None
-    ks_pvalue: float | None = None
     reference_mean: float | None = None
     current_mean: float | None = None
 

@@ -1,9 +1,15 @@
 """Scoring: one lead or a batch, through ``bundle.score_records`` (the fast path of ``bundle.score``).
 
-The routes are plain ``def``: inference is CPU-bound, so it runs in the thread pool and the event loop keeps
-accepting connections. The hot path builds no DataFrame and commits nothing: the log rows go to the background
-writer's queue, and the response is serialised once, straight to bytes (returning a ``Response`` also spares
-FastAPI a second thread-pool hop to re-validate the body it would otherwise build).
+One lead costs ~0.3 ms of CPU, less than handing it to the thread pool and back (a thread switch, a wake-up
+of the event loop through its self-pipe, and GIL hand-overs between busy threads), so ``/v1/score`` is
+``async def`` and scores inline on the event loop; concurrency comes from worker processes
+(LEADSCORE_WORKERS), not threads. A batch of up to LEADSCORE_MAX_BATCH_SIZE leads takes tens of
+milliseconds, so ``/v1/score/batch`` stays a plain ``def`` in the thread pool, where the GIL's switch interval
+lets the event loop keep answering single-lead calls meanwhile.
+
+The hot path builds no DataFrame and commits nothing: the log rows (with the raw feature values this very
+scoring call built) go to the background writer's queue, and the response is serialised once, straight to
+bytes.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from pydantic_core import to_json
 from leadscore import schema
 from serving.deps import ScoringContext, ScoringDep
 from serving.errors import ApiError, error_responses
-from serving.feature_log import ScoredLeads
 from serving.model_holder import LoadedModel
 from serving.schemas import BatchScoreRequest, BatchScoreResponse, LeadIn, ScoreResponse
 from serving.store import PredictionRow
@@ -40,8 +45,8 @@ _RESPONSE_KEYS = ("lead_id", "probability", "score", "band", "is_mql", "is_sql")
     "either way, in business words. Contact fields (contact_name, email, phone) are accepted and dropped.",
     responses=error_responses(401, 413, 422, 503),
 )
-def score_lead(lead: LeadIn, ctx: ScoringDep) -> Response:
-    """Score one lead and queue its log row."""
+async def score_lead(lead: LeadIn, ctx: ScoringDep) -> Response:
+    """Score one lead inline (see the module docstring) and queue its log row."""
     results = score_leads([lead], ctx, batch=False)
     return Response(to_json(results[0], fallback=_plain), media_type="application/json")
 
@@ -102,7 +107,9 @@ def score_leads(leads: list[LeadIn], ctx: ScoringContext, *, batch: bool) -> lis
                 for i in group
                 for a in leads[i].activities or ()
             ]
-        outputs = bundle.score_records(records, activities, top_reasons=max(top, 1), with_reasons=top > 0)
+        outputs = bundle.score_records(
+            records, activities, top_reasons=max(top, 1), with_reasons=top > 0, with_features=True
+        )
         rows = []
         for i, out in zip(group, outputs, strict=True):
             results[i] = {
@@ -123,10 +130,10 @@ def score_leads(leads: list[LeadIn], ctx: ScoringContext, *, batch: bool) -> lis
                     scored_at=logged_at,
                     request_id=ctx.request_id,
                     api_key_name=ctx.key_name,
-                    features=None,  # filled in by the writer thread (serving.feature_log)
+                    features=out["features"],
                 )
             )
-        writer.submit(ScoredLeads(bundle, records, activities, rows))
+        writer.submit(rows)
     return results  # type: ignore[return-value]
 
 

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 # Stay far below SQLite's bound-parameter limit for IN lists and multi-row statements.
 _CHUNK = 500
+# What the accuracy read-outs get for each lead's latest score.
+_SCORE_COLUMNS = ("lead_id", "probability", "score", "band", "model_version", "scored_at")
 
 
 class PredictionRow(TypedDict):
@@ -228,17 +230,7 @@ class PredictionStore:
         Returns:
             Columns lead_id, probability, score, band, model_version, scored_at, label (1 won, 0 lost).
         """
-        ranked = self._ranked(start, end, model_version, with_outcome=True)
-        query = select(
-            ranked.c.lead_id,
-            ranked.c.probability,
-            ranked.c.score,
-            ranked.c.band,
-            ranked.c.model_version,
-            ranked.c.scored_at,
-            ranked.c.outcome,
-        ).where(ranked.c.rank == 1)
-        frame = self._frame(query)
+        frame = self._latest_scores(start, end, model_version, with_outcome=True)
         frame["label"] = (frame.pop("outcome") == "won").astype("int64")
         return frame
 
@@ -250,16 +242,7 @@ class PredictionStore:
         Returns:
             Columns lead_id, probability, score, band, model_version, scored_at.
         """
-        ranked = self._ranked(start, end, model_version, with_outcome=False)
-        query = select(
-            ranked.c.lead_id,
-            ranked.c.probability,
-            ranked.c.score,
-            ranked.c.band,
-            ranked.c.model_version,
-            ranked.c.scored_at,
-        ).where(ranked.c.rank == 1)
-        return self._frame(query)
+        return self._latest_scores(start, end, model_version, with_outcome=False)
 
     def recent_features(
         self,
@@ -348,6 +331,14 @@ class PredictionStore:
                 .where(outcomes.c.lead_id.is_(None), *clauses)
             )
         return query.subquery("ranked")
+
+    def _latest_scores(
+        self, start: datetime | None, end: datetime | None, model_version: str | None, *, with_outcome: bool
+    ) -> pd.DataFrame:
+        """Each lead's latest score in the window (with its outcome, or among leads without one)."""
+        ranked = self._ranked(start, end, model_version, with_outcome=with_outcome)
+        columns = [ranked.c[name] for name in _SCORE_COLUMNS + (("outcome",) if with_outcome else ())]
+        return self._frame(select(*columns).where(ranked.c.rank == 1))
 
     def _frame(self, query: Select[Any]) -> pd.DataFrame:
         with self.engine.connect() as conn:
