@@ -208,3 +208,21 @@ def test_console_script_scores_and_fails_cleanly(
         missing.stderr.strip() == f"leadscore score: error: export file not found: {tmp_path / 'absent.csv'}"
     )
     assert "Traceback" not in missing.stderr
+
+
+def test_progress_bar_counts_the_scored_leads_on_stderr(
+    tiny_world: TinyWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a terminal `leadscore score` shows a progress bar (stderr, so stdout stays clean for pipes)."""
+    from models.batch import score_in_chunks
+
+    bundle = ScoringBundle.load(tiny_world.bundles["good"])
+    leads = tiny_world.leads.head(300)
+    scored = score_in_chunks(bundle, leads, tiny_world.activities, chunk_size=100, progress=True)
+    captured = capsys.readouterr()
+    assert len(scored) == 300
+    assert captured.out == ""
+    assert "scoring" in captured.err
+    assert "300/300" in captured.err
+    score_in_chunks(bundle, leads, tiny_world.activities, chunk_size=100, progress=False)
+    assert capsys.readouterr().err == ""
