@@ -117,3 +117,23 @@ def test_as_of_with_offset_becomes_naive_utc() -> None:
 def test_unreadable_as_of_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="--as-of"):
         parse_as_of("next tuesday-ish")
+
+
+def test_version_tags_name_the_leakage_suspects_the_model_never_saw() -> None:
+    """The train stage records excluded leakage suspects in the bundle metadata; the MLflow run and model
+    version carry them as one readable tag ("none" when nothing was excluded)."""
+    from types import SimpleNamespace
+
+    from models.registry import Comparison, _version_tags
+
+    comparison = Comparison("auc", True, 0.0, 100, 20, 0.8)
+    for excluded, tag in ((["xcat_tags", "xcat_lead_quality"], "xcat_tags, xcat_lead_quality"), ([], "none")):
+        bundle = SimpleNamespace(
+            metadata={"git_sha": "abc", "params_hash": "p", "data_hash": "d", "excluded_columns": excluded},
+            version="v1",
+        )
+        tags = _version_tags(comparison, {"register_git_sha": "abc"}, bundle)  # type: ignore[arg-type]
+        assert tags["leadscore.excluded_columns"] == tag
+        assert tags["leadscore.git_sha"] == "abc"
+        assert tags["leadscore.params_hash"] == "p"
+        assert tags["leadscore.data_hash"] == "d"
