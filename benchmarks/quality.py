@@ -176,6 +176,7 @@ class DatasetResult:
     verdicts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    ece_floor: float = float("nan")  # 95th percentile ECE of a perfectly calibrated model on these leads
 
     @property
     def title(self) -> str:
@@ -466,10 +467,10 @@ def run_benchmark(
             y_test, p_ls, true_p, n_boot=n_boot, seed=seed
         )
         result.bayes = bayes
-    ece_floor = ece_noise_floor(
+    result.ece_floor = ece_noise_floor(
         p_ls, params.evaluate.n_bins, params.evaluate.calibration_bins, n_simulations=200, seed=seed
     )
-    result.verdicts = verdicts(config.name, result, ece_floor)
+    result.verdicts = verdicts(config.name, result, result.ece_floor)
     if leaky_reference and run.excluded:
         result.notes.append(_leaky_reference(params, config.name))
     result.seconds = time.perf_counter() - started
@@ -609,6 +610,25 @@ def render_dataset(result: DatasetResult) -> str:
     return "\n".join(parts)
 
 
+def summary_table(results: Sequence[DatasetResult]) -> str:
+    """One line per dataset: leadscore against the best baseline, calibration against its noise floor."""
+    lines = [
+        "| dataset (test leads) | leadscore AUC [95% CI] | best baseline: AUC | leadscore - best [95% CI] | "
+        "leadscore ECE (noise floor) | top-decile lift | skill |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        ls, others = result.rows[0], result.rows[1:]
+        best = max(others, key=lambda r: r.auc)
+        skill = "yes" if ls.auc_low > 0.5 else "NO SKILL (AUC CI includes 0.5)"
+        lines.append(
+            f"| {result.title} ({result.counts[TEST]:,}) | {_ci(ls)} | {best.model}: {best.auc:.3f} | "
+            f"{best.diff:+.3f} [{best.diff_low:+.3f}, {best.diff_high:+.3f}] | {ls.ece:.3f} "
+            f"({result.ece_floor:.3f}) | {ls.top_decile_lift:.2f} | {skill} |"
+        )
+    return "\n".join(lines)
+
+
 def render_report(
     results: Sequence[DatasetResult], command: str, seconds: float, configs: Sequence[DatasetConfig]
 ) -> str:
@@ -630,6 +650,7 @@ def render_report(
         "interval (positive = leadscore better). ECE: 10 equal-count bins (the evaluate stage's definition).",
         "",
     ]
+    lines += [summary_table(results), ""]
     for result in results:
         lines.append(render_dataset(result))
     lines += ["### Points rules", ""]
