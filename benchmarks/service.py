@@ -1,6 +1,7 @@
 """Scoring service benchmark: this API vs ``mlflow models serve`` on the same bundle, in one run.
 
-    python -m benchmarks.service [--model DIR] [--n-leads N] [--duration S] [--workers 1,2] [--batch-size N]
+    python -m benchmarks.service [--model DIR] [--n-leads N] [--duration S] [--repeats K] [--workers 1,2]
+                                 [--batch-size N]
 
 Both servers run here on 127.0.0.1 and serve the same ScoringBundle: ours through ``leadscore serve``
 (prediction log on, reasons on, API key checked), MLflow's through ``mlflow models serve --env-manager local``
@@ -269,17 +270,27 @@ def run_python_load(url: str, bodies: Path, concurrency: int, seconds: float, se
 class LoadGenerator:
     """wrk when available, else the Python fallback; ``name`` says which one produced the figures."""
 
-    def __init__(self, work: Path, seconds: float) -> None:
-        self.wrk = ensure_wrk()
+    def __init__(self, work: Path, seconds: float, repeats: int = 1, force_python: bool = False) -> None:
+        self.wrk = None if force_python else ensure_wrk()
         self.seconds = seconds
+        self.repeats = max(1, repeats)
         self.script = work / "post.lua"
         self.script.write_text(WRK_SCRIPT)
-        self.name = "wrk" if self.wrk else "Python threads (wrk not available: figures are lower bounds)"
+        self.name = (
+            "wrk"
+            if self.wrk
+            else "Python threads, keep-alive (not wrk: its own CPU use makes the figures lower bounds)"
+        )
 
     def run(self, url: str, bodies: Path, concurrency: int, server_pid: int, warm_up: float = 1.0) -> Load:
-        """Warm up briefly, then measure."""
+        """Warm up briefly, then measure ``repeats`` bursts and keep the fastest.
+
+        On a machine shared with other work, the slowest bursts measure the neighbours; the fastest is the
+        closest to what the server does on its own (each row still reports that burst's own percentiles).
+        """
         self._one(url, bodies, concurrency, server_pid, warm_up)
-        return self._one(url, bodies, concurrency, server_pid, self.seconds)
+        bursts = [self._one(url, bodies, concurrency, server_pid, self.seconds) for _ in range(self.repeats)]
+        return max(bursts, key=lambda load: load.rate)
 
     def _one(self, url: str, bodies: Path, concurrency: int, server_pid: int, seconds: float) -> Load:
         if self.wrk:
@@ -533,6 +544,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--mlflow-workers", type=int, default=1, help="mlflow serve workers (default 1, its own)"
     )
     parser.add_argument("--batch-size", type=int, default=1000, help="leads per batch request (default 1000)")
+    parser.add_argument("--repeats", type=int, default=1, help="bursts per row, the fastest kept (default 1)")
+    parser.add_argument("--python-load", action="store_true", help="use the Python load generator, not wrk")
     parser.add_argument("--out", type=Path, default=OUT_PATH, help="markdown output file")
     args = parser.parse_args(argv)
     if not Path("params.yaml").exists():
@@ -558,7 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bundle = ScoringBundle.load(bundle_dir)
             bodies = write_bodies(work, bundle, leads, activities, args.batch_size)
             pyfunc_dir = save_pyfunc(bundle_dir, work / "pyfunc")
-            gen = LoadGenerator(work, args.duration)
+            gen = LoadGenerator(work, args.duration, args.repeats, force_python=args.python_load)
             load_before = os.getloadavg()[0]
             rows: list[Row] = []
             probabilities: dict[str, float] = {}
@@ -581,7 +594,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "# Scoring service: leadscore serve vs mlflow models serve (same bundle, one run)",
         "",
         f"Model: {model}, version `{bundle.version}`. Load generator: {gen.name}, {args.duration:g} s a row "
-        f"after a 1 s warm-up; {os.cpu_count()} cores shared by servers and load generator; load average "
+        f"after a 1 s warm-up, fastest of {gen.repeats} burst(s); {os.cpu_count()} cores shared by servers "
+        f"and load generator; load average "
         f"{load_before:.1f} before, {load_after:.1f} after. Ours: reasons on (top 3 each way), prediction "
         "log on (SQLite), API key checked. Same probability for the first lead from every server: "
         f"{'yes' if same else 'NO ' + json.dumps(probabilities)}.",
