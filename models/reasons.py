@@ -266,6 +266,8 @@ class ReasonExplainer:
         order = np.argsort(-rounded, axis=1, kind="stable")
         pos_idx = order[:, :k]
         neg_idx = order[:, ::-1][:, :k]
+        if n == 1:
+            return self._explain_one(X, batch, rounded[0], pos_idx[0], neg_idx[0])
         # Label and value matrices (n, groups), filled only for groups in some lead's top-k. Everything is
         # gathered with numpy first, so the Python loop below only assembles the dicts.
         used = np.unique(np.concatenate([pos_idx.ravel(), neg_idx.ravel()]))
@@ -281,6 +283,33 @@ class ReasonExplainer:
             positive = self._assemble(keys, labels, values, rounded, pos_idx, 1)
             negative = self._assemble(keys, labels, values, rounded, neg_idx, -1)
         return positive, negative
+
+    def _explain_one(
+        self,
+        X: np.ndarray,
+        batch: FeatureBatch,
+        impacts: np.ndarray,
+        pos_idx: np.ndarray,
+        neg_idx: np.ndarray,
+    ) -> tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]]]:
+        """One lead (every API call): only the reasons that are shown get a label and a value.
+
+        Same selection, label and value calls as the batch assembly, minus the (n, groups) object matrices
+        and the labels of top-k groups whose impact is zero, which the batch path computes and then drops.
+        """
+        sides = []
+        for idx, sign in ((pos_idx, 1), (neg_idx, -1)):
+            reasons = []
+            for g in idx.tolist():
+                impact = float(impacts[g])
+                if sign * impact > 0:
+                    group = self.groups[g]
+                    codes = group.label_codes(X, self._index)
+                    value = group.values(batch, X, self._index, codes)[0]
+                    label = group.texts[int(codes[0])]
+                    reasons.append({"feature": group.key, "label": label, "value": value, "impact": impact})
+            sides.append([reasons])
+        return sides[0], sides[1]
 
     @staticmethod
     def _assemble(
