@@ -116,7 +116,8 @@ def _dvc(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @needs_datasets
 def test_readme_recipe_copy_config_over_params_then_dvc_repro(tmp_path: Path) -> None:
     """configs/README.md: `cp configs/x_education.yaml params.yaml && dvc repro` in a fresh project. The leak
-    columns the config maps are excluded by validate's default action, and training runs without them."""
+    columns the config maps are excluded by validate's default action, and training runs without them; then
+    `dvc exp run -S` changes one knob and re-runs only the stage that reads it."""
     project = tmp_path / "project"
     project.mkdir()
     copy_project(REPO, project, extra=["configs"])
@@ -134,3 +135,13 @@ def test_readme_recipe_copy_config_over_params_then_dvc_repro(tmp_path: Path) ->
     spec = json.loads((project / "data" / "processed" / "spec.json").read_text())
     assert "xcat_tags" not in json.dumps(spec)
     assert 0.8 < metrics["validation"]["auc"] < 0.93  # honest X Education range (PROVENANCE.md)
+
+    # One knob on top of the config, as configs/README.md shows: a DVC experiment (it branches from a commit).
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True, capture_output=True)
+    identity = ["-c", "user.name=leadscore-test", "-c", "user.email=test@localhost"]
+    subprocess.run(["git", *identity, "commit", "-qm", "x_education"], cwd=project, check=True)
+    result = _dvc(project, "exp", "run", "-S", "train.num_leaves=7", "train")
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    assert "Running stage 'train'" in result.stdout
+    assert "Running stage 'featurize'" not in result.stdout  # only what depends on the changed param
+    assert yaml.safe_load((project / "params.yaml").read_text())["train"]["num_leaves"] == 7
