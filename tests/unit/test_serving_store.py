@@ -219,3 +219,18 @@ def test_writer_retries_a_failed_insert_instead_of_dropping_rows(tmp_path: Path)
     assert writer.failed_batches >= 1
     writer.stop()
     store.close()
+
+
+def test_writer_makes_producers_wait_when_full_and_loses_nothing(store: PredictionStore) -> None:
+    # A tiny buffer and a flush interval longer than the test: only back-pressure can get the rows written.
+    writer = PredictionWriter(store, batch_size=1000, flush_seconds=60.0, queue_max=2)
+    writer.start()
+    producer = threading.Thread(target=lambda: [writer.submit([row(f"B{i}", 0.5, T0)]) for i in range(20)])
+    producer.start()
+    producer.join(timeout=20)
+    assert not producer.is_alive()  # the full buffer woke the writer instead of blocking for a minute
+    assert writer.pending <= 2
+    assert writer.flush(timeout=10)
+    assert store.count_predictions() == 20
+    writer.stop()
+    assert writer.lost == 0
