@@ -246,6 +246,7 @@ def test_contact_details_are_dropped_before_storage_and_logs(
         assert secret not in caplog.text.lower()
     assert stored[0]["api_key_name"] == "tests"  # the key's name, never the key
     assert API_KEY not in dumped
+    assert API_KEY not in caplog.text  # nor in any log line, at DEBUG
     assert "firmo_industry" in server.app.state.services.store.recent_features().columns
 
 
