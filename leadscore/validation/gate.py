@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 # Their not-null expectation already reports the parse failures of the same column (one cause, one line).
 _NOT_NULL_COLUMNS = (schema.LEAD_ID, schema.CREATED_AT, schema.OUTCOME)
+# Checks that guard a column's fitness *as a feature*. A column the leakage detector keeps out of the features
+# (excluded, or a gate failure of its own) never reaches the model, so these say nothing about the training
+# data: an outcome-only column is typically empty for most leads (Olist's closed-deal columns, 99 % missing).
+_FEATURE_CHECKS = ("missing_rate", "range", "category_set")
 
 
 def validate_leads(
@@ -122,9 +126,26 @@ def validate_leads(
             else:
                 why = "allowed by source.mapping.allow_leaky" if suspect.allowed else "not a feature at as_of"
                 warnings.append(f"{suspect.line()} [{why}]")
+        failures = _drop_feature_checks(failures, {s.name for s in suspects if s.fails_gate}, warnings)
     elif not params.leakage.enabled:
         warnings.append("leakage detector disabled (validate.leakage.enabled: false)")
     return _finish(started, failures, warnings, counts, gx_results, suspects, excluded)
+
+
+def _drop_feature_checks(
+    failures: list[ValidationFailure], kept_out: set[str], warnings: list[str]
+) -> list[ValidationFailure]:
+    """Drop feature-fitness failures (missing rate, range, set) of columns the leakage detector keeps out.
+
+    Allowed suspects stay features, so their checks stand; a dropped failure is kept as a warning line.
+    """
+    kept = []
+    for failure in failures:
+        if failure.check in _FEATURE_CHECKS and failure.column in kept_out:
+            warnings.append(f"{failure.line} [ignored: a leakage suspect, kept out of the features]")
+        else:
+            kept.append(failure)
+    return kept
 
 
 def unreadable_report(column: str, message: str) -> ValidationReport:

@@ -204,3 +204,27 @@ def test_missing_key_columns_and_nullable_dtypes_are_reported_not_crashed_on(lea
         "created_at: column missing (required, or mapped in source.mapping)",
         "employees: 1 value below 0 (e.g. -3)",
     ]
+
+
+def test_feature_checks_are_ignored_for_a_column_the_detector_keeps_out(leads: pd.DataFrame) -> None:
+    # An outcome-only column: filled for 20 won leads, empty for everything else (93 % missing, over the 90 %
+    # bound here, like Olist's closed-deal columns). The detector excludes it, so its emptiness (and its
+    # configured range) must not stop training...
+    won = np.flatnonzero(leads["label"].to_numpy() == 1)[:20]
+    value = np.full(len(leads), np.nan)
+    value[won] = 5000.0
+    closed = leads.assign(xnum_declared_revenue=value)
+    params = ValidateParams(
+        **{**SMALL_VALIDATE, "max_missing_rate": 0.9, "numeric_ranges": {"xnum_declared_revenue": [0, 100]}}
+    )
+    report = validate_leads(closed, None, None, params, current_year=2026)
+    assert report.success, report.lines
+    assert report.excluded_names == ["xnum_declared_revenue"]
+    ignored = [w for w in report.warnings if "ignored: a leakage suspect" in w]
+    assert [w.split(":")[0] for w in ignored] == ["xnum_declared_revenue", "xnum_declared_revenue"]
+    # ...but once the owner vouches for it (it stays a feature), the missing rate and the range apply again.
+    allowed = validate_leads(
+        closed, None, None, params, allow_leaky=["xnum_declared_revenue"], current_year=2026
+    )
+    assert not allowed.success
+    assert sorted(f.check for f in allowed.failures) == ["missing_rate", "range"]
