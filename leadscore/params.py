@@ -253,6 +253,10 @@ class CalibrateParams(_Params):
 
     methods: list[Literal["isotonic", "sigmoid"]] = ["isotonic", "sigmoid"]
     cv_folds: int = Field(5, ge=2)
+    # Base rate the probabilities are anchored to (models/base_rate.py): the validation period's, all
+    # labelled history's (prior shift of the calibrator), or whichever forecasts the next period better,
+    # forward-chained over training + validation.
+    prior: Literal["validation", "history", "auto"] = "validation"
 
 
 class BandParams(_Params):

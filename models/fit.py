@@ -27,6 +27,7 @@ from leadscore import schema
 from leadscore.errors import DataValidationError
 from leadscore.params import BandParams, CalibrateParams, FeatureParams, Params, TrainParams
 from models.bands import fit_bands
+from models.base_rate import choose_prior, shift_prior
 from models.bundle import ScoringBundle
 from models.calibrate import fit_calibration
 from models.reasons import fit_explainer, measure_fidelity
@@ -93,6 +94,24 @@ def _batch_from_frame(frame: pd.DataFrame, spec: FeatureSpec) -> FeatureBatch:
     return FeatureBatch(frame[schema.LEAD_ID].astype(str).to_numpy(dtype=object), as_of, features, {})
 
 
+def _history_labels(
+    y_train: np.ndarray,
+    y_val: np.ndarray,
+    as_of: np.ndarray | None,
+    is_train: np.ndarray,
+    is_val: np.ndarray,
+) -> np.ndarray:
+    """Training then validation labels, each oldest first (the order the base-rate forecast check needs)."""
+    if as_of is None:
+        return np.concatenate([y_train, y_val])
+    return np.concatenate(
+        [
+            y_train[np.argsort(as_of[is_train], kind="stable")],
+            y_val[np.argsort(as_of[is_val], kind="stable")],
+        ]
+    )
+
+
 def fit_scoring_bundle(
     frame: pd.DataFrame,
     spec: FeatureSpec,
@@ -111,7 +130,7 @@ def fit_scoring_bundle(
         spec: its feature spec.
         features: transformer vocabulary limits.
         train: LightGBM, class weight, cold start and tuning params.
-        calibrate: calibration candidates and CV folds.
+        calibrate: calibration candidates, CV folds and the anchoring base rate (``prior``).
         bands: band shares and MQL/SQL bands.
         seed: base.seed (LightGBM, CV folds, sampling).
         provenance: git_sha, params_hash, data_hash and anything else to record in the metadata.
@@ -143,9 +162,12 @@ def fit_scoring_bundle(
     result = train_model(Periods(X_train, y_train, X_val, y_val, names, categorical), train, seed)
     booster = result.booster
     calibration = fit_calibration(booster, X_val, y_val, calibrate, seed)
+    history = _history_labels(y_train, y_val, batch.as_of_ns, is_train, is_val)
+    prior = choose_prior(calibrate.prior, history, y_val)
+    calibrator = shift_prior(calibration.calibrator, prior.shift)
     raw_train = booster.predict(X_train, raw_score=True)
     raw_val = booster.predict(X_val, raw_score=True)
-    p_val = calibration.calibrator(raw_val)
+    p_val = calibrator(raw_val)
     band_scheme = fit_bands(p_val, bands)
 
     rng = np.random.default_rng(seed)
@@ -180,6 +202,7 @@ def fit_scoring_bundle(
             "cv_brier": calibration.cv_brier,
             "cv_folds": calibration.folds,
             "uncalibrated_brier": round(calibration.uncalibrated_brier, 5),
+            "prior": prior.to_dict(),
         },
         "bands": band_scheme.to_dict(),
         "reasons": {
@@ -215,7 +238,7 @@ def fit_scoring_bundle(
         "rows": metrics["rows"],
     }
     bundle = ScoringBundle(
-        spec, transformer, booster, calibration.calibrator, band_scheme, explainer, reference, metadata
+        spec, transformer, booster, calibrator, band_scheme, explainer, reference, metadata
     )
     metrics["version"] = bundle.version
     metrics["cold_start"] = result.cold_start.cold

@@ -11,6 +11,7 @@ from tests.model_fixtures import (
     FAST_TRAIN,
     OFFSET_DAYS,
     PARAMS,
+    SEED,
     canonical_crm,
     fit_small,
     small_dataset,
@@ -85,3 +86,27 @@ def test_optuna_tuning_within_budget_is_recorded() -> None:
     result = fit_small(small_dataset(), train)
     assert result.metrics["tuning"]["trials"] == 2
     assert set(result.metrics["tuning"]["best_params"]) >= {"num_leaves", "learning_rate"}
+
+
+def test_history_prior_moves_the_level_not_the_ranking_and_is_recorded() -> None:
+    from models.fit import fit_scoring_bundle
+
+    dataset = small_dataset()
+    default = small_fit()
+    assert default.metrics["calibration"]["prior"]["chosen"] == "validation"
+    assert default.metrics["calibration"]["prior"]["shift"] == 0.0
+    history = fit_scoring_bundle(
+        dataset.frame, dataset.spec, features=PARAMS.features, train=FAST_TRAIN,
+        calibrate=PARAMS.calibrate.model_copy(update={"prior": "history"}), bands=PARAMS.bands, seed=SEED,
+    )  # fmt: skip
+    prior = history.metrics["calibration"]["prior"]
+    assert prior["chosen"] == "history"
+    assert history.bundle.metadata["calibration"]["prior"] == prior
+    assert history.bundle.booster.model_to_string() == default.bundle.booster.model_to_string()
+    assert history.metrics["validation"]["auc"] == default.metrics["validation"]["auc"]  # ranking unchanged
+    # The mean validation probability (the drift reference keeps them) moves towards the history rate.
+    target = prior["history_rate"]
+    assert abs(prior["validation_rate"] - target) > 0.005  # the two rates differ on this data
+    moved = history.bundle.reference["probability"].mean()
+    kept = default.bundle.reference["probability"].mean()
+    assert abs(moved - target) < abs(kept - target) - 0.004
