@@ -9,7 +9,7 @@ export GX_ANALYTICS_ENABLED := False
 export MLFLOW_ENABLE_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install run pipeline serve report test test-all lint bench clean
+.PHONY: install run pipeline serve report test lint bench clean
 
 $(UV):
 	python3 -m pip install --user --quiet "uv==$(UV_VERSION)"
@@ -45,4 +45,4 @@ bench: install
 	.venv/bin/python -m benchmarks.run
 
 clean:
-	rm -rf data/interim data/processed data/model data/reference mlruns reports/quarterly
+	rm -rf data/interim data/processed data/model data/reference mlruns reports/quarterly reports/registry.json .leadscore

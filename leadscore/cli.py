@@ -1,8 +1,9 @@
 """The ``leadscore`` command: a thin dispatcher over sub-commands owned by the packages.
 
-Each sub-command lives next to the code it drives and exposes ``add_arguments(parser)`` and ``run(args) -> int``.
-Modules are imported lazily so that ``leadscore --help`` stays fast and a broken optional part cannot stop the
-others. Every user-fixable problem (``LeadscoreError``) becomes one readable line and exit code 2, never a traceback.
+Each sub-command lives next to the code it drives and exposes ``add_arguments(parser)`` and
+``run(args) -> int``. Modules are imported lazily so that ``leadscore --help`` stays fast and a broken
+optional part cannot stop the others. Every user-fixable problem (``LeadscoreError``) becomes one readable
+line and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(  # noqa: T201
-            f"leadscore {args.command}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            f"leadscore {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(run with --debug for details)",
             file=sys.stderr,
         )
         return 1
