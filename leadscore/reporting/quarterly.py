@@ -9,9 +9,9 @@ quoting the rule that produced it, so RevOps can see why the report says "retrai
 Cohorts and maturity. Each lead belongs to the quarter it was scored in (``scored_at``, else ``created_at``).
 Outcomes arrive weeks or months later, and early outcomes are biased (quick losses close first), so a lead
 counts as *matured* only once ``maturity_days`` have passed between its creation and the report's ``as_of``
-moment; its label is then taken as final. Younger leads are never judged on partial labels: they get CBPE
-estimates. Realized metrics are reported for the latest cohort (quarter) with at least ``min_segment_count``
-matured leads, preferring one at least 90% matured, and shown beside the estimate that cohort got while it
+moment and it has closed by then (an outcome recorded after ``as_of`` was not known yet); its label is then
+taken as final. Younger leads are never judged on partial labels: they get CBPE estimates. Realized metrics
+are reported for the latest cohort (quarter) with at least ``min_segment_count`` matured leads, preferring one at least 90% matured, and shown beside the estimate that cohort got while it
 was immature (CBPE depends on the scores only, so it is exactly the figure last quarter's report showed).
 
 Everything is computed from the frame handed in; nothing is read from disk here.
@@ -628,7 +628,8 @@ def build_quarterly_report(
             label) for drift and the "AUC drop" rule; without it the previous quarter is the drift baseline.
         as_of: the moment whose knowledge the report uses; default the latest timestamp in the data
             (scoring, closing or first-contact time), i.e. the export. Leads scored after it are ignored;
-            labels of leads created less than ``params.maturity_days`` before it are not used. Pass the
+            labels of leads created less than ``params.maturity_days`` before it, or closed after it, are not
+            used. Pass the
             quarter's end to see the quarter as it looked on its last day.
         seed: bootstrap and simulation seed.
         model: model facts to print (version, trained_at, ...).
@@ -653,6 +654,11 @@ def build_quarterly_report(
     cutoff = report_as_of - pd.Timedelta(days=params.maturity_days)
     # Maturity counts from creation, as the pull stage's label policy (source.label.maturity_days) does.
     born = frame[schema.CREATED_AT] if schema.CREATED_AT in frame.columns else frame[SCORED_AT]
+    # An outcome is known only once the lead has closed: one closed after the report's as_of moment was still
+    # open then, so a backtest as of the quarter's end must not see it (a label without a close time, such as
+    # the label policy's old-open-as-lost, stands).
+    if schema.CLOSED_AT in frame.columns:
+        frame.loc[frame[schema.CLOSED_AT] > report_as_of, schema.LABEL] = np.nan
     frame[_MATURED] = (born.fillna(frame[SCORED_AT]) <= cutoff) & frame[schema.LABEL].notna()
     # Labels of immature leads are hidden: judging a cohort on its early outcomes is biased.
     frame.loc[~frame[_MATURED], schema.LABEL] = np.nan

@@ -265,3 +265,23 @@ def test_quarter_spellings() -> None:
     assert str(parse_quarter("2025-q2")) == "2025Q2"
     with pytest.raises(ReportInputError, match="not like 2025Q2"):
         parse_quarter("Q5 of 2025")
+
+
+def test_outcomes_recorded_after_the_as_of_date_are_not_known_yet() -> None:
+    """A lead old enough to be matured but still open on the report day must not count as won or lost."""
+    created = pd.Timestamp("2025-01-15")
+    frame = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L3", "L4"],
+            "created_at": [created] * 4,
+            "probability": [0.8, 0.2, 0.7, 0.1],
+            "outcome": ["won", "lost", "won", "lost"],
+            # L3 and L4 were still open on the report day (2025-09-30) and closed only afterwards.
+            "closed_at": pd.to_datetime(["2025-03-01", "2025-04-01", "2025-11-01", "2025-12-01"]),
+        }
+    )
+    report = build_quarterly_report(frame, "2025Q1", PARAMS, as_of="2025-09-30", seed=3)
+    cohort = report.cohorts.set_index("quarter").loc["2025Q1"]
+    assert cohort["n"] == 4
+    assert cohort["n_matured"] == 2
+    assert report.summary["leads_matured"] == 2
