@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import build_features, leads_from_frame, resolve_as_of
-from features.columns import lead_ids, to_nanoseconds
+from features.columns import NAT, lead_ids, to_nanoseconds
 from features.intent import (
     activity_columns,
     activity_type_vocabulary,
@@ -24,7 +24,7 @@ from features.intent import (
     types_before_as_of,
 )
 from features.schema import FeatureSpec, infer_spec
-from features.split import TRAIN, assign_split
+from features.split import TRAIN, VALIDATION, apply_label_cutoff, assign_split
 from leadscore import schema
 from leadscore.errors import DataValidationError
 from leadscore.params import FeatureParams, SplitParams
@@ -66,7 +66,7 @@ def featurize(
         activities: canonical activity log, or None when the export has none. An empty log also means no
             intent features (there is nothing to learn from).
         features: feature-engineering params.
-        split: split fractions.
+        split: split fractions and the label cutoff (rows it leaves out are not in the frame).
         as_of_offset_days: training rows are featurised as of created_at + this many days.
         as_of: override the scoring moment for every lead. Only for demonstrating leakage (a far-future as_of
             disables the point-in-time filter); never used by the pipeline.
@@ -87,6 +87,16 @@ def featurize(
     has_time = schema.CREATED_AT in leads.columns
     created_ns = to_nanoseconds(leads[schema.CREATED_AT], schema.CREATED_AT) if has_time else None
     split_labels = assign_split(created_ns, n, split)
+    if split.label_cutoff and created_ns is not None and schema.CLOSED_AT in leads.columns:
+        closed_ns = to_nanoseconds(leads[schema.CLOSED_AT], schema.CLOSED_AT)
+        keep = apply_label_cutoff(split_labels, created_ns, closed_ns, NAT)
+        for period in (TRAIN, VALIDATION):
+            if not (keep & (split_labels == period)).any():
+                raise DataValidationError(
+                    f"split.label_cutoff leaves no {period} lead closed before the next period starts"
+                )
+        leads, labels, split_labels = leads.loc[keep], labels[keep], split_labels[keep]
+        n = len(leads)
 
     log = activity_columns(activities) if activities is not None and len(activities) else None
     vocabulary: list[str] | None = None
