@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,8 @@ def _is_missing_scalar(value: Any) -> bool:
 
 def category_string(value: Any) -> str | None:
     """Canonical text of one categorical value; ``3``, ``3.0`` and ``"3"`` all read as ``"3"``."""
+    if type(value) is str:  # the common case, first: the checks below end in exactly this for a str
+        return value.strip() or None
     if _is_missing_scalar(value):
         return None
     if isinstance(value, bool | np.bool_):
@@ -131,7 +133,18 @@ def to_numeric(values: np.ndarray | pd.Series | Sequence[Any], column: str) -> n
     return out
 
 
+# Plain datetimes in this range convert exactly with integer arithmetic (pandas' ns bounds, a day inside).
+_EPOCH = datetime(1970, 1, 1)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_FAST_RANGE = (datetime(1678, 1, 1), datetime(2262, 4, 1))
+
+
 def _timestamp_ns(value: Any, column: str) -> int:
+    if type(value) is datetime:
+        # What API requests carry (pydantic datetimes, naive UTC): ~10x cheaper than building a Timestamp.
+        naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+        if _FAST_RANGE[0] <= naive <= _FAST_RANGE[1]:
+            return (naive - _EPOCH) // _ONE_MICROSECOND * 1000
     if _is_missing_scalar(value):
         return NAT
     try:
@@ -156,7 +169,9 @@ def to_nanoseconds(values: np.ndarray | Sequence[Any] | pd.Series, column: str) 
         return arr.astype("datetime64[ns]").view(np.int64)
     if arr.dtype.kind in "iuf" and len(arr):
         raise SchemaError(f"column {column!r} must be a date-time, got numbers ({arr.dtype})")
-    if len(arr) < SMALL_BATCH:
+    if len(arr) < SMALL_BATCH or (arr.dtype == object and type(arr[0]) is datetime):
+        # Few values, or plain datetimes (an API request's activities): converted one by one, each in
+        # ~0.3 us, beats pandas' parser and its fixed cost.
         return np.array([_timestamp_ns(v, column) for v in arr], dtype=np.int64)
     try:
         parsed = pd.to_datetime(pd.Series(arr, dtype=object), utc=True, format="mixed")
@@ -203,11 +218,19 @@ def record_columns(records: Sequence[Mapping[str, Any]], names: Iterable[str]) -
     present: set[str] = set()
     for record in records:
         present.update(record.keys())
-    return {
-        name: np.array([record.get(name) for record in records], dtype=object)
-        for name in names
-        if name in present
-    }
+    picked = [name for name in names if name in present]
+    if len(records) < SMALL_BATCH:
+        # One object matrix, filled a record at a time, handed out as row views: an API lead has ~60
+        # columns, and one small array per column cost more than the values in it.
+        matrix = np.empty((len(picked), len(records)), dtype=object)
+        try:
+            for i, record in enumerate(records):
+                matrix[:, i] = [record.get(name) for name in picked]
+        except ValueError:  # a value that is itself a sequence: numpy would broadcast it
+            pass
+        else:
+            return {name: matrix[j] for j, name in enumerate(picked)}
+    return {name: np.array([record.get(name) for record in records], dtype=object) for name in picked}
 
 
 def require(columns: Mapping[str, Any], names: Iterable[str], what: str = "leads") -> None:

@@ -120,9 +120,9 @@ class ReasonGroup:
         x = X[:, index[self.source]]
         nan = np.isnan(x)
         if self.kind == "codes":
-            codes = np.where(nan, missing, np.clip(x, 0, missing)).astype(np.int64)
+            codes = np.where(nan, missing, np.minimum(np.maximum(x, 0), missing)).astype(np.int64)
         else:
-            codes = np.searchsorted(np.asarray(self.edges), x, side="right").astype(np.int64)
+            codes = np.asarray(self.edges).searchsorted(x, side="right").astype(np.int64)
             codes[nan] = missing
         return codes
 
@@ -138,7 +138,7 @@ class ReasonGroup:
         values = (batch.features if where == "features" else batch.inputs)[column]
         if values.dtype == object:
             return values
-        rounded = np.round(values, 2)
+        rounded = values.round(2)
         out = rounded.astype(object)
         out[np.isnan(rounded)] = None
         return out

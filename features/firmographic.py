@@ -59,7 +59,7 @@ def log_employees(employees: np.ndarray) -> np.ndarray:
 
 
 def _band(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    codes = np.searchsorted(edges, values, side="right").astype(np.float64)
+    codes = edges.searchsorted(values, side="right").astype(np.float64)
     codes[~(values >= 0)] = np.nan  # NaN and negative values
     return codes
 

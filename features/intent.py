@@ -219,12 +219,21 @@ def intent_from_events(
     return out
 
 
-def _zero_nan(values: np.ndarray) -> np.ndarray:
-    """``np.nan_to_num(values, nan=0.0)``, skipping its ~5 us fixed cost when every value is finite.
+def _numeric_rows(columns: Mapping[str, Any], names: Sequence[str]) -> np.ndarray:
+    """The named columns as rows of one float64 matrix, converted like ``to_numeric`` (SchemaError names one).
 
-    The API scores one lead with ~45 pre-aggregated count columns, so per-column fixed costs add up.
+    Request dicts give numpy object columns: one conversion of all of them at once replaces one per column
+    (the API scores one lead with ~45 count columns, so per-column fixed costs were most of the intent time).
+    For numpy input ``to_numeric`` is this very cast, column by column; on a failure the per-column route
+    finds and names the offending column.
     """
-    return values if np.isfinite(values).all() else np.nan_to_num(values, nan=0.0)
+    values = [columns[name] for name in names]
+    if set(map(type, values)) == {np.ndarray}:  # not pandas Series (their own dtypes take to_numeric)
+        try:
+            return np.array(values, dtype=np.float64).reshape(len(names), -1)
+        except (TypeError, ValueError):
+            pass  # some value is not a number: let to_numeric name the column
+    return np.array([to_numeric(v, name) for v, name in zip(values, names, strict=True)], dtype=np.float64)
 
 
 def intent_from_aggregates(columns: Mapping[str, np.ndarray], spec: FeatureSpec, n: int) -> Columns:
@@ -232,24 +241,24 @@ def intent_from_aggregates(columns: Mapping[str, np.ndarray], spec: FeatureSpec,
 
     Missing count columns mean no such events (0); a missing ``intent_total`` is the sum of the widest
     window's counts (a lower bound); a missing ``intent_days_since_last`` is unknown (NaN) and a missing
-    decayed score is 0.
+    decayed score is 0. Given values: NaN is 0 (``np.nan_to_num``) except for the days since the last
+    activity, where it means unknown.
     """
-    out: Columns = {}
-    for name in spec.intent_count_names:
-        out[name] = _zero_nan(to_numeric(columns[name], name)) if name in columns else np.zeros(n)
-    if "intent_total" in columns:
-        out["intent_total"] = _zero_nan(to_numeric(columns["intent_total"], "intent_total"))
-    else:
+    names = spec.intent_feature_names  # counts (type-major), total, days since last, decayed
+    total, days = len(names) - 3, len(names) - 2
+    matrix = np.full((len(names), n), np.nan)
+    given = [i for i, name in enumerate(names) if name in columns]
+    if given:
+        matrix[given] = _numeric_rows(columns, [names[i] for i in given])
+    recency = matrix[days].copy()
+    matrix = np.nan_to_num(matrix, nan=0.0, copy=False)
+    matrix[days] = recency
+    if names[total] not in columns:
         widest = max(spec.intent_windows_days)
-        out["intent_total"] = np.sum(
-            [out[f"intent_{t}_{widest}d"] for t in spec.activity_types], axis=0, dtype=np.float64
-        ).reshape(n)
-    name = "intent_days_since_last"
-    out[name] = to_numeric(columns[name], name) if name in columns else np.full(n, np.nan)
-    name = "intent_engagement_decayed"
-    out[name] = _zero_nan(to_numeric(columns[name], name)) if name in columns else np.zeros(n)
+        rows = [names.index(f"intent_{t}_{widest}d") for t in spec.activity_types]
+        matrix[total] = matrix[rows].sum(axis=0, dtype=np.float64) if rows else 0.0
     # One negativity check over all columns (NaN compares False), then find the culprit only on failure.
-    if (np.concatenate(list(out.values())) < 0).any():
-        key = next(k for k, values in out.items() if (values < 0).any())
-        raise SchemaError(f"column {key!r} must not be negative")
-    return out
+    negative = (matrix < 0).any(axis=1)
+    if negative.any():
+        raise SchemaError(f"column {names[int(np.argmax(negative))]!r} must not be negative")
+    return {name: matrix[i] for i, name in enumerate(names)}

@@ -50,6 +50,13 @@ def _array_columns(arr: np.ndarray) -> tuple[list[str], dict[str, np.ndarray]]:
     return names, {name: arr[:, i] for i, name in enumerate(names)}
 
 
+def _float_column(values: Any, name: str) -> np.ndarray:
+    # build_features already hands numeric features over as float64 arrays; anything else is normalised.
+    if type(values) is np.ndarray and values.dtype == np.float64:
+        return values
+    return to_numeric(values, name)
+
+
 class FeatureTransformer(TransformerMixin, BaseEstimator):
     """Encode raw features into the model matrix (float64, NaN for missing numerics).
 
@@ -177,13 +184,36 @@ class FeatureTransformer(TransformerMixin, BaseEstimator):
             columns = dict(zip(fitted, _array_columns(arr)[1].values(), strict=True))
         else:
             columns = named_columns[1]
-            missing = [name for name in fitted if name not in columns]
-            if missing:
-                raise SchemaError(f"feature column {missing[0]!r} is missing")
+        return self.encode_columns(columns)
+
+    def encode_columns(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``transform`` of named numpy columns (a FeatureBatch's), minus sklearn's wrapper and input checks.
+
+        The scoring bundle calls this directly: for one API lead the generic ``transform`` entry (output
+        wrapper, container sniffing) cost as much as the encoding. Same encoding, same matrix.
+
+        Raises:
+            SchemaError: a fitted column is missing or a numeric column holds text.
+        """
+        fitted = self.feature_names_out_.tolist()
+        missing = [name for name in fitted if name not in columns]
+        if missing:
+            raise SchemaError(f"feature column {missing[0]!r} is missing")
+        vocabularies = self.vocabularies_
         n_rows = len(columns[fitted[0]])
+        if n_rows < SMALL_BATCH:
+            # Few rows: convert column by column, then one copy into the matrix (per-column slice
+            # assignment is the larger fixed cost here).
+            encoded = [
+                self._encode(name, columns[name])
+                if name in vocabularies
+                else _float_column(columns[name], name)
+                for name in fitted
+            ]
+            return np.ascontiguousarray(np.array(encoded, dtype=np.float64).reshape(len(fitted), n_rows).T)
         out = np.empty((n_rows, len(fitted)), dtype=np.float64)
         for i, name in enumerate(fitted):
-            if name in self.vocabularies_:
+            if name in vocabularies:
                 out[:, i] = self._encode(name, columns[name])
             else:
                 out[:, i] = to_numeric(columns[name], name)

@@ -209,7 +209,7 @@ class ScoringBundle:
     def _score_batch(
         self, batch: FeatureBatch, *, top_reasons: int, with_reasons: bool, exact_reasons: bool
     ) -> dict[str, Any]:
-        X = self.transformer.transform(batch.features)
+        X = self.transformer.encode_columns(batch.features)
         probability = self.calibrator(self.predict_raw(X)) if len(batch) else np.empty(0)
         band_codes = self._bands.codes(probability)
         out: dict[str, Any] = {

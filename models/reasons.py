@@ -225,13 +225,13 @@ class ReasonExplainer:
             x = X[:, self._num_cols]
             nan = np.isnan(x)
             keys = self._num_keys + 1j * np.where(nan, 0.0, x)
-            bins = np.searchsorted(self._edges, keys, side="left") - self._edge_offsets
+            bins = self._edges.searchsorted(keys, side="left") - self._edge_offsets
             bins = np.where(nan, self._nan_bins, bins)
             out[:, self._num_cols] = self._num_values[self._num_value_offsets + bins]
         if len(self._cat_cols):
             codes = X[:, self._cat_cols]
             codes = np.where(np.isnan(codes), self._cat_last, codes).astype(np.int64)
-            codes = np.clip(codes, 0, self._cat_last)
+            codes = np.minimum(np.maximum(codes, 0), self._cat_last)  # np.clip, minus its Python wrapper
             out[:, self._cat_cols] = self._cat_values[self._cat_offsets + codes]
         return out
 
@@ -262,8 +262,8 @@ class ReasonExplainer:
         k = max(0, min(top_k, n_groups))
         if n == 0 or k == 0:
             return [[] for _ in range(n)], [[] for _ in range(n)]
-        rounded = np.round(impacts, 4)
-        order = np.argsort(-rounded, axis=1, kind="stable")
+        rounded = impacts.round(4)
+        order = (-rounded).argsort(axis=1, kind="stable")
         pos_idx = order[:, :k]
         neg_idx = order[:, ::-1][:, :k]
         if n == 1:

@@ -88,7 +88,11 @@ def create_app(settings: ServingSettings) -> FastAPI:
         redoc_url="/redoc" if settings.public_docs else None,
     )
     app.state.services = services
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        fast_routes={("POST", "/v1/score"): score.score_lead_asgi},
+    )
     install_error_handlers(app)
     for module in (health, score, outcomes, accuracy, drift, model, report):
         app.include_router(module.router)

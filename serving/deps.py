@@ -91,9 +91,13 @@ async def scoring_context(
     request: Request, key: Annotated[str | None, Security(_api_key_header)]
 ) -> ScoringContext:
     """API key check (401), serving model (503), services and request id, in one step for the hot path."""
-    services = services_of(request)
+    return scoring_context_for(services_of(request), key, request.state.request_id)
+
+
+def scoring_context_for(services: Services, key: str | None, request_id: str) -> ScoringContext:
+    """The scoring context of a request with this key (401 / 503 as ``scoring_context``)."""
     name = _caller_name(services, key)
-    return ScoringContext(services, _serving_model(services), name, request.state.request_id)
+    return ScoringContext(services, _serving_model(services), name, request_id)
 
 
 async def get_services(request: Request) -> Services:

@@ -68,7 +68,7 @@ def field_path(loc: Sequence[Any]) -> str | None:
     return ".".join(parts) or None
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     path = field_path(err.get("loc", ()))
     message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     if err.get("type") == "json_invalid":
@@ -80,7 +80,11 @@ def _describe(err: dict[str, Any]) -> str:
 
 async def _validation_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
+    return validation_error_response(list(exc.errors()))
+
+
+def validation_error_response(errors: Sequence[Mapping[str, Any]]) -> Response:
+    """422 for pydantic errors (FastAPI's or a model's own), listing a few and naming the first field."""
     problems = [_describe(e) for e in errors[:_MAX_LISTED_PROBLEMS]]
     if len(errors) > _MAX_LISTED_PROBLEMS:
         problems.append(f"... and {len(errors) - _MAX_LISTED_PROBLEMS} more")
@@ -92,14 +96,23 @@ async def _validation_handler(_request: Request, exc: Exception) -> Response:
 
 async def _http_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    return http_error_response(exc)
+
+
+def http_error_response(exc: HTTPException) -> Response:
+    """The uniform body for an HTTPException (an ApiError keeps its code and field)."""
     code = getattr(exc, "code", None) or _CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else _CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, message, getattr(exc, "field", None), exc.headers)
 
 
 async def _domain_handler(request: Request, exc: Exception) -> Response:
-    # A domain error at this edge means the input cannot be scored as sent (e.g. SchemaError from the bundle).
-    logger.info("request %s rejected: %s", getattr(request.state, "request_id", "-"), type(exc).__name__)
+    return domain_error_response(exc, getattr(request.state, "request_id", "-"))
+
+
+def domain_error_response(exc: Exception, request_id: str) -> Response:
+    """422 for a domain error: at this edge it means the input cannot be scored as sent (e.g. SchemaError)."""
+    logger.info("request %s rejected: %s", request_id, type(exc).__name__)
     return error_response(422, "unprocessable_lead", str(exc))
 
 

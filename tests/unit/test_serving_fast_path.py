@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import pytest
 from features.build import build_features, leads_from_frame
 from features.intent import activity_columns
 from leadscore import schema
+from leadscore.errors import SchemaError
 from models.bundle import ScoringBundle
 from models.single_row import SingleRowPredictor
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
@@ -134,3 +136,102 @@ def test_a_bundle_that_used_the_fast_path_still_pickles_and_reloads(
     reloaded = ScoringBundle.load(tiny_bundle.save(tmp_path / "bundle"))
     assert reloaded.version == tiny_bundle.version
     assert reloaded.score_records(record)[0]["probability"] == before
+
+
+def random_leads(live_leads: LiveLeads, n: int, seed: int) -> pd.DataFrame:
+    """Real leads with their fields shuffled, blanked, replaced by unseen text or pushed to extremes."""
+    rng = np.random.default_rng(seed)
+    base = live_leads.leads.sample(n, replace=True, random_state=seed).reset_index(drop=True)
+    out = base.copy()
+    for column in [c for c in schema.ROLE_COLUMNS if c in base.columns]:
+        values = base[column].to_numpy(dtype=object).copy()
+        rng.shuffle(values)  # combinations the training data never had
+        numeric = pd.api.types.is_numeric_dtype(base[column])
+        odd = rng.random(n)
+        values[odd < 0.15] = None
+        if numeric:
+            values[(odd >= 0.15) & (odd < 0.22)] = rng.choice([0.0, 1e12, 0.5, 3.0], size=n)[
+                (odd >= 0.15) & (odd < 0.22)
+            ]
+        else:
+            pick = (odd >= 0.15) & (odd < 0.25)
+            values[pick] = rng.choice(["never seen", "  padded  ", "", "VP Sales", "ceo"], size=n)[pick]
+        out[column] = pd.Series(values, dtype="float64" if numeric else object)
+    out[schema.LEAD_ID] = [f"R{seed}-{i}" for i in range(n)]
+    return out
+
+
+def random_intent(spec_names: list[str], n: int, seed: int) -> list[dict[str, float | None]]:
+    """Pre-aggregated intent per lead: some columns absent, some null, zeros, fractions and large counts."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        row: dict[str, float | None] = {}
+        for name in spec_names:
+            u = rng.random()
+            if u < 0.3 and name != "intent_total":
+                # Absent: 0 for counts, NaN for the days since the last activity. (An absent total is the
+                # sum of the counts, a null one 0, and a frame cannot tell absent from null: not tested here.)
+                continue
+            row[name] = None if u < 0.4 else float(rng.choice([0.0, 1.0, 2.5, 7.0, 1e6]))
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_leads_with_intent_counts_score_alike_one_by_one_and_as_a_frame(
+    tiny_bundle: ScoringBundle, live_leads: LiveLeads, seed: int
+) -> None:
+    # 80 leads: the frame route takes the vectorised (pandas) branches of every normaliser, the records
+    # route one lead at a time takes the small-batch branches, the single-row predictor and one-lead reasons.
+    leads = random_leads(live_leads, 80, seed)
+    intents = random_intent(tiny_bundle.spec.intent_feature_names, len(leads), seed)
+    frame = pd.concat([leads, pd.DataFrame(intents, index=leads.index, dtype="float64")], axis=1)
+    expected = tiny_bundle.score(frame)
+    records = [
+        {**lead, **intent} for lead, intent in zip(leads.to_dict(orient="records"), intents, strict=True)
+    ]
+    batch = build_features(leads_from_frame(frame, tiny_bundle.spec), tiny_bundle.spec)
+    plus_five = timezone(timedelta(hours=5, minutes=30))
+    for i, record in enumerate(records):
+        created = record[schema.CREATED_AT].to_pydatetime()  # what the API's pydantic model hands over
+        record[schema.CREATED_AT] = created if i % 2 else created.replace(tzinfo=UTC).astimezone(plus_five)
+        [one] = tiny_bundle.score_records([record], with_features=True)
+        row = expected.iloc[i]
+        assert one["probability"] == row["probability"], i
+        assert (one["score"], one["band"], one["is_mql"], one["is_sql"]) == tuple(
+            row[["score", "band", "is_mql", "is_sql"]]
+        )
+        assert one["reasons_positive"] == row["reasons_positive"], i
+        assert one["reasons_negative"] == row["reasons_negative"], i
+        assert one["features_hash"] == row["features_hash"], i
+        for name, value in one["features"].items():
+            raw = batch.features[name][i]
+            assert (value is None and (raw is None or raw != raw)) or value == raw, (i, name)
+
+
+def test_small_and_large_encodings_give_the_same_matrix(
+    tiny_bundle: ScoringBundle, live_leads: LiveLeads
+) -> None:
+    leads = random_leads(live_leads, 100, 11)
+    batch = build_features(leads_from_frame(leads, tiny_bundle.spec), tiny_bundle.spec)
+    transformer = tiny_bundle.transformer
+    whole = transformer.encode_columns(batch.features)  # >= SMALL_BATCH rows: the column-by-column fill
+    assert np.array_equal(whole, transformer.transform(batch.features), equal_nan=True)
+    for start in range(0, 100, 7):  # small slices: the per-column conversion with one copy
+        part = {name: values[start : start + 7] for name, values in batch.features.items()}
+        small = transformer.encode_columns(part)
+        assert small.flags.c_contiguous
+        assert np.array_equal(small, whole[start : start + 7], equal_nan=True)
+
+
+def test_negative_or_text_intent_counts_are_refused_naming_the_column(
+    tiny_bundle: ScoringBundle, live_leads: LiveLeads
+) -> None:
+    record = live_leads.leads.iloc[:1].to_dict(orient="records")[0]
+    count = tiny_bundle.spec.intent_count_names[3]
+    for bad, message in ((-1.0, "must not be negative"), ("many", "must be numeric")):
+        with pytest.raises(SchemaError, match=f"{count}.*{message}"):
+            tiny_bundle.score_records([{**record, count: bad}])
+    with pytest.raises(SchemaError, match="intent_days_since_last.*must not be negative"):
+        tiny_bundle.score_records([{**record, count: 2.0, "intent_days_since_last": -3.0}])
