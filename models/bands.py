@@ -51,8 +51,21 @@ class BandScheme:
 
     def qualification(self, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(is_mql, is_sql) per lead."""
-        codes = self.codes(probability)
+        return self.flags(self.codes(probability))
+
+    def flags(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(is_mql, is_sql) from band codes (0 = best): the one place the MQL/SQL rule lives.
+
+        Scoring passes the codes it just assigned; the report passes ``codes_of`` the bands read back from the
+        prediction log, so a logged lead is qualified exactly as it was when scored.
+        """
+        codes = np.asarray(codes)
         return codes <= self.names.index(self.mql_band), codes <= self.names.index(self.sql_band)
+
+    def codes_of(self, bands: Any) -> np.ndarray:
+        """Band code per band name; a name outside the scheme (or missing) ranks below the worst band."""
+        order = {name: code for code, name in enumerate(self.names)}
+        return np.fromiter((order.get(b, len(self.names)) for b in bands), dtype=np.int64)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (metadata.json and the content hash)."""

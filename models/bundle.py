@@ -212,13 +212,14 @@ class ScoringBundle:
         X = self.transformer.encode_columns(batch.features)
         probability = self.calibrator(self.predict_raw(X)) if len(batch) else np.empty(0)
         band_codes = self._bands.codes(probability)
+        is_mql, is_sql = self._bands.flags(band_codes)
         out: dict[str, Any] = {
             schema.LEAD_ID: batch.lead_id,
             "probability": probability,
             "score": np.rint(100.0 * probability).astype(np.int64),
             "band": np.asarray(self._bands.names, dtype=object)[band_codes],
-            "is_mql": band_codes <= self._bands.names.index(self._bands.mql_band),
-            "is_sql": band_codes <= self._bands.names.index(self._bands.sql_band),
+            "is_mql": is_mql,
+            "is_sql": is_sql,
         }
         if with_reasons and top_reasons > 0 and len(batch):
             impacts = self.explainer.impacts(X, self.booster, exact=exact_reasons)

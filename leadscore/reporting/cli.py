@@ -2,10 +2,12 @@
 
 Two sources, as RevOps has them:
 
-* the scoring service's prediction log joined with the outcomes the CRM posted back (the default: the same
-  ``LEADSCORE_DATABASE_URL`` the service writes, or ``--database-url``), or
-* a batch-scored export (``--scored FILE``: ``leadscore score`` output joined with the CRM's outcomes, CSV or
-  Parquet).
+* the scoring service's prediction log joined with the outcomes the CRM posted back (the default: the
+  service's own ``database_url`` setting, i.e. ``LEADSCORE_DATABASE_URL``, or ``--database-url``), or
+* a batch-scored file (``--scored FILE``: the output of ``leadscore score``, CSV or Parquet) with the CRM
+  export it was scored from (``--outcomes FILE``): joined on lead_id, the export gives each lead's
+  created_at (its cohort), status or outcome (won / lost / open) and closed_at, plus the segment columns.
+  An outcome counts only once it is closed by the report's as_of moment.
 
 The DVC ``report`` stage builds the same report from the pipeline's own data (pipelines/report.py), and the
 service answers it on ``GET /v1/report`` (serving/routes/report.py).
@@ -15,21 +17,32 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from leadscore import schema
 from leadscore.errors import ConfigError, SourceError
 from leadscore.params import BandParams, ReportParams, load_params
-from leadscore.reporting.quarterly import build_quarterly_report, parse_quarter
+from leadscore.reporting.quarterly import SCORED_AT, build_quarterly_report
 from leadscore.reporting.render import write_report
 from leadscore.reporting.segments import add_segments
+from leadscore.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
-DATABASE_ENV = "LEADSCORE_DATABASE_URL"
-DEFAULT_DATABASE_URL = "sqlite:///leadscore-predictions.db"  # the service's default (serving.settings)
+# Scoring-time columns a scores file may carry (``leadscore score`` writes none: the export's created_at is
+# the cohort time then).
+SCORE_TIME_COLUMNS = (SCORED_AT, "as_of")
+# What the --outcomes export contributes; everything else in it (contact fields, free text) stays out.
+OUTCOME_COLUMNS = (
+    schema.CREATED_AT,
+    schema.CLOSED_AT,
+    schema.FIRST_CONTACT_AT,
+    schema.OUTCOME,
+    schema.STATUS,
+    schema.LABEL,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,12 +51,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scored",
         type=Path,
-        help="CSV or Parquet of batch-scored leads (lead_id, probability, scored_at or created_at, label or "
-        "outcome, band, is_mql, segment columns); default: read the prediction log instead",
+        help="CSV or Parquet from `leadscore score` (lead_id, probability, band, is_mql, is_sql; optional "
+        "scored_at or created_at, outcome or label, closed_at, segment columns); default: read the "
+        "prediction log instead",
+    )
+    parser.add_argument(
+        "--outcomes",
+        type=Path,
+        help="with --scored: the CRM export the scores came from (lead_id, created_at, status or outcome "
+        "won/lost/open, closed_at, segment columns), joined on lead_id",
     )
     parser.add_argument(
         "--database-url",
-        help=f"prediction log SQLAlchemy URL (default: ${DATABASE_ENV} or {DEFAULT_DATABASE_URL})",
+        help="prediction log SQLAlchemy URL (default: the service's setting, $LEADSCORE_DATABASE_URL)",
     )
     parser.add_argument(
         "--reference", type=Path, help="optional drift baseline (e.g. data/reference/reference.parquet)"
@@ -60,61 +80,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, failing with one line that names it."""
-    if not path.exists():
-        raise SourceError(f"{path} not found")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except Exception as exc:  # pandas/pyarrow raise many types; the user needs the file name
-        raise SourceError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+def database_url(explicit: str | None) -> str:
+    """The prediction log: ``--database-url``, else the service's own setting (one default, one loader)."""
+    from serving.settings import load_settings
 
-
-def redacted(url: str) -> str:
-    """The URL with any password masked (for messages and the report)."""
-    from sqlalchemy import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    return load_settings(**({"database_url": explicit} if explicit else {})).database_url
 
 
 def read_prediction_log(url: str, quarter: str, params: ReportParams, bands: BandParams) -> pd.DataFrame:
     """The report quarter and the ``quarters_shown - 1`` before it from the prediction log at ``url``."""
-    from sqlalchemy import create_engine, make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import SQLAlchemyError
 
-    from leadscore.reporting.prediction_log import scored_from_prediction_log
+    from leadscore.reporting.prediction_log import log_window, report_input
+    from models.bands import BandScheme
+    from serving.store import PredictionStore
 
-    period = parse_quarter(quarter)
-    start = (period - (params.quarters_shown - 1)).start_time.to_pydatetime()
-    end = (period + 1).start_time.to_pydatetime()
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(f"--database-url {url!r} is not a SQLAlchemy URL") from None
+    parsed = make_url(url)  # validated by the settings loader
     database = parsed.database
     if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
         if not Path(database).exists():  # SQLite would create an empty file and report "no such table"
             raise SourceError(
                 f"no prediction log at {database} (start the service with `leadscore serve`, set "
-                f"{DATABASE_ENV} or --database-url, or pass a batch-scored export with --scored)"
+                "LEADSCORE_DATABASE_URL or --database-url, or pass a batch-scored file with --scored)"
             )
-    engine = create_engine(parsed)
+    # Thresholds are not needed: the flags come from the logged band names.
+    scheme = BandScheme(tuple(bands.band_shares), (), bands.mql_band, bands.sql_band)
+    store = PredictionStore.open(url, migrate=False)
     try:
-        return scored_from_prediction_log(
-            engine,
-            start=start,
-            end=end,
-            band_names=list(bands.band_shares),
-            mql_band=bands.mql_band,
-            sql_band=bands.sql_band,
-        )
+        return report_input(store.report_scores(*log_window(quarter, params)), scheme)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise SourceError(f"cannot read the prediction log at {redacted(url)}: {reason}") from None
+        raise SourceError(f"cannot read the prediction log at {redact_url(url)}: {reason}") from None
     finally:
-        engine.dispose()
+        store.close()
+
+
+def read_scored(
+    scored_path: Path, outcomes_path: Path | None, segment_columns: list[str] | None = None
+) -> pd.DataFrame:
+    """A ``leadscore score`` file, joined on lead_id with the export's creation time, outcome and segments."""
+    from leadscore.crm.sources import read_table_file
+
+    scored = read_table_file(scored_path)
+    if schema.LEAD_ID not in scored.columns:
+        raise SourceError(f"{scored_path} has no {schema.LEAD_ID} column")
+    scored[schema.LEAD_ID] = scored[schema.LEAD_ID].astype("string")
+    scored = scored.rename(columns={"as_of": SCORED_AT}) if SCORED_AT not in scored.columns else scored
+    if outcomes_path is not None:
+        export = read_table_file(outcomes_path)
+        if schema.LEAD_ID not in export.columns:
+            raise SourceError(f"{outcomes_path} has no {schema.LEAD_ID} column")
+        if schema.OUTCOME not in export.columns and schema.STATUS in export.columns:
+            export = export.rename(columns={schema.STATUS: schema.OUTCOME})
+        wanted = [*OUTCOME_COLUMNS, *(segment_columns or [])]
+        keep = [c for c in dict.fromkeys(wanted) if c in export.columns and c not in scored.columns]
+        export = export[[schema.LEAD_ID, *keep]].drop_duplicates(schema.LEAD_ID, keep="last")
+        export[schema.LEAD_ID] = export[schema.LEAD_ID].astype("string")
+        if not scored[schema.LEAD_ID].isin(export[schema.LEAD_ID]).any():
+            raise SourceError(f"no lead of {scored_path} is in {outcomes_path} (joined on {schema.LEAD_ID})")
+        scored = scored.merge(export, on=schema.LEAD_ID, how="left", validate="many_to_one")
+    if not any(c in scored.columns for c in (SCORED_AT, schema.CREATED_AT)):
+        raise SourceError(
+            f"{scored_path} has no scored_at or created_at column: pass the CRM export it was scored from "
+            "with --outcomes (lead_id, created_at, status, closed_at)"
+        )
+    return scored
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,21 +153,29 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_params(args.params) if args.params else None
     params = loaded.report if loaded else ReportParams()
     bands = loaded.bands if loaded else BandParams()
+    if args.outcomes and not args.scored:
+        raise ConfigError("--outcomes goes with --scored (the prediction log has the posted outcomes)")
     if args.scored:
-        scored = read_table(args.scored)
-        source = f"batch-scored export {args.scored.name}"
+        scored = read_scored(args.scored, args.outcomes, params.segment_columns)
+        source = f"batch-scored file {args.scored.name}" + (
+            f" joined with the outcomes of {args.outcomes.name}" if args.outcomes else ""
+        )
     else:
-        url = args.database_url or os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE_URL
+        url = database_url(args.database_url)
         scored = read_prediction_log(url, args.quarter, params, bands)
         if scored.empty:
             raise SourceError(
-                f"the prediction log at {redacted(url)} has no score for {args.quarter} or before"
+                f"the prediction log at {redact_url(url)} has no score for {args.quarter} or before"
             )
         source = (
-            f"prediction log {redacted(url)}: each lead's latest score made before its close, joined with "
+            f"prediction log {redact_url(url)}: each lead's latest score made before its close, joined with "
             "the outcomes the CRM posted"
         )
-    reference = add_segments(read_table(args.reference)) if args.reference else None
+    reference = None
+    if args.reference:
+        from leadscore.crm.sources import read_table_file
+
+        reference = add_segments(read_table_file(args.reference))
     report = build_quarterly_report(
         add_segments(scored),
         args.quarter,

@@ -11,8 +11,9 @@ Outcomes arrive weeks or months later, and early outcomes are biased (quick loss
 counts as *matured* only once ``maturity_days`` have passed between its creation and the report's ``as_of``
 moment and it has closed by then (an outcome recorded after ``as_of`` was not known yet); its label is then
 taken as final. Younger leads are never judged on partial labels: they get CBPE estimates. Realized metrics
-are reported for the latest cohort (quarter) with at least ``min_segment_count`` matured leads, preferring one at least 90% matured, and shown beside the estimate that cohort got while it
-was immature (CBPE depends on the scores only, so it is exactly the figure last quarter's report showed).
+are reported for the latest cohort (quarter) with at least ``min_segment_count`` matured leads, preferring one
+at least 90% matured, and shown beside the estimate that cohort got while it was immature (CBPE depends on the
+scores only, so it is exactly the figure last quarter's report showed).
 
 Everything is computed from the frame handed in; nothing is read from disk here.
 """

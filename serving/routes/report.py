@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from leadscore.params import ReportParams
-from leadscore.reporting.prediction_log import scored_from_prediction_log
+from leadscore.reporting.prediction_log import log_window, report_input
 from leadscore.reporting.quarterly import ReportInputError, build_quarterly_report, parse_quarter
 from leadscore.reporting.render import render_html, render_json
 from leadscore.reporting.segments import add_segments
@@ -99,15 +99,7 @@ def get_report(
     writer.flush()  # scores queued a moment ago count
     params = ReportParams()
     bundle = current.bundle
-    bands = bundle.bands
-    scored = scored_from_prediction_log(
-        store.engine,
-        start=(period - (params.quarters_shown - 1)).start_time.to_pydatetime(),
-        end=(period + 1).start_time.to_pydatetime(),
-        band_names=bands.names,
-        mql_band=bands.mql_band,
-        sql_band=bands.sql_band,
-    )
+    scored = report_input(store.report_scores(*log_window(str(period), params)), bundle.bands)
     if scored.empty:
         raise ApiError(
             422, "validation_error", f"no lead was scored in {period} or the quarters before", "quarter"

@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy import Connection, Engine, Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from serving.store.db import create_store_engine, run_migrations
@@ -270,27 +270,36 @@ class PredictionStore:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            layouts = {
-                version: json.loads(names)
-                for version, names in conn.execute(
-                    select(feature_layouts.c.model_version, feature_layouts.c.names)
-                )
-            }
-        # Decode per model version: all array rows of a version in one json.loads, objects one by one.
-        parts = []
-        for version in dict.fromkeys(r[1] for r in rows):
-            group = [r for r in rows if r[1] == version]
-            arrays = [r for r in group if r[0] and r[0][0] == "[" and version in layouts]
-            others = [r for r in group if not (r[0] and r[0][0] == "[" and version in layouts)]
-            if arrays:
-                values = json.loads("[" + ",".join(r[0] for r in arrays) + "]")
-                parts.append(_with_meta(pd.DataFrame(values, columns=layouts[version]), arrays))
-            if others:
-                decoded = [json.loads(r[0]) if r[0] and r[0][0] == "{" else {} for r in others]
-                parts.append(_with_meta(pd.DataFrame.from_records(decoded), others))
-        if not parts:
+            layouts = _read_layouts(conn)
+        if not rows:
             return pd.DataFrame(columns=["probability", "model_version", "scored_at"])
-        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        frame = _decode_features([r[0] for r in rows], [r[1] for r in rows], layouts)
+        return _with_meta(frame, rows)
+
+    def report_scores(self, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+        """Per lead scored in the window: the score the quarterly report judges, with the values it saw.
+
+        That is the lead's latest score made no later than its close (a later one could have seen the outcome
+        coming, as in ``labelled_scores``), or its latest score while it is still open.
+
+        Returns:
+            lead_id, probability, score, band, model_version, scored_at, outcome and closed_at (missing while
+            open), then one column per stored feature value; no rows when nothing was scored in the window.
+        """
+        ranked = self._ranked(start, end, None, with_outcome=None, extra=(predictions.c.features,))
+        names = (*_SCORE_COLUMNS, "outcome", "closed_at", "features")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*[ranked.c[n] for n in names]).where(ranked.c.rank == 1)).all()
+            layouts = _read_layouts(conn)
+        frame = pd.DataFrame(rows, columns=list(names[:-1]) + ["features"])
+        if frame.empty:
+            return frame.drop(columns="features")
+        frame["scored_at"] = pd.to_datetime(frame["scored_at"])
+        frame["closed_at"] = pd.to_datetime(frame["closed_at"])
+        frame["probability"] = frame["probability"].astype(np.float64)
+        features = _decode_features(frame.pop("features").tolist(), frame["model_version"].tolist(), layouts)
+        features = features.drop(columns=[c for c in features.columns if c in frame.columns])
+        return pd.concat([frame, features], axis=1)
 
     # --- helpers ------------------------------------------------------------------------------------------
     @staticmethod
@@ -307,8 +316,19 @@ class PredictionStore:
         return [] if model_version is None else [predictions.c.model_version == model_version]
 
     def _ranked(
-        self, start: datetime | None, end: datetime | None, model_version: str | None, *, with_outcome: bool
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        model_version: str | None,
+        *,
+        with_outcome: bool | None,
+        extra: Sequence[Any] = (),
     ) -> Any:
+        """Scores ranked per lead, newest first.
+
+        Of leads with an outcome (scored no later than the close), of leads without one, or
+        (``with_outcome=None``) of both, with the outcome columns.
+        """
         p = predictions.c
         rank = (
             func.row_number()
@@ -316,9 +336,15 @@ class PredictionStore:
             .label("rank")
         )
         clauses = self._window(start, end) + self._version(model_version)
-        columns = [p.lead_id, p.probability, p.score, p.band, p.model_version, p.scored_at, rank]
+        columns = [p.lead_id, p.probability, p.score, p.band, p.model_version, p.scored_at, *extra, rank]
         query: Select[Any]
-        if with_outcome:
+        if with_outcome is None:
+            query = (
+                select(*columns, outcomes.c.outcome, outcomes.c.closed_at)
+                .outerjoin(outcomes, outcomes.c.lead_id == p.lead_id)
+                .where(or_(outcomes.c.lead_id.is_(None), p.scored_at <= outcomes.c.closed_at), *clauses)
+            )
+        elif with_outcome:
             query = (
                 select(*columns, outcomes.c.outcome)
                 .join(outcomes, outcomes.c.lead_id == p.lead_id)
@@ -347,6 +373,39 @@ class PredictionStore:
         if not frame.empty:
             frame["scored_at"] = pd.to_datetime(frame["scored_at"])
         return frame
+
+
+def _read_layouts(conn: Connection) -> dict[str, list[str]]:
+    """Model version -> names of its stored feature values."""
+    rows = conn.execute(select(feature_layouts.c.model_version, feature_layouts.c.names))
+    return {version: json.loads(names) for version, names in rows}
+
+
+def _decode_features(
+    stored: Sequence[str | None], versions: Sequence[str], layouts: dict[str, list[str]]
+) -> pd.DataFrame:
+    """Stored feature values, one row per entry in input order (index 0..n-1).
+
+    Arrays are named by their version's layout and decoded per version in one json.loads (tens of thousands of
+    rows); objects keep their own names; empty entries give an empty row.
+    """
+    texts = [t if isinstance(t, str) else "" for t in stored]  # None (or NaN once in a frame): no values
+    by_version: dict[str, list[int]] = {}
+    for i, version in enumerate(versions):
+        by_version.setdefault(version, []).append(i)
+    parts = []
+    for version, positions in by_version.items():
+        named = version in layouts
+        arrays = [i for i in positions if named and texts[i][:1] == "["]
+        others = [i for i in positions if not (named and texts[i][:1] == "[")]
+        if arrays:
+            values = json.loads("[" + ",".join(texts[i] for i in arrays) + "]")
+            parts.append(pd.DataFrame(values, columns=layouts[version], index=arrays))
+        if others:
+            decoded = [json.loads(texts[i]) if texts[i][:1] == "{" else {} for i in others]
+            parts.append(pd.DataFrame.from_records(decoded, index=others))
+    frame = pd.concat(parts) if len(parts) > 1 else parts[0] if parts else pd.DataFrame()
+    return frame.reindex(range(len(texts)))
 
 
 def _with_meta(frame: pd.DataFrame, rows: Sequence[Any]) -> pd.DataFrame:

@@ -166,3 +166,28 @@ def test_report_route_serves_the_same_report_as_json_and_html(
         assert page.headers["content-type"].startswith("text/html")
         assert page.text.startswith("<!DOCTYPE html>")
         assert "Lead-scoring model review: 2025Q3" in page.text
+
+
+def test_report_command_reads_the_services_database_setting(
+    prediction_log: tuple[Path, pd.DataFrame],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path, _ = prediction_log
+    monkeypatch.setenv("LEADSCORE_DATABASE_URL", f"sqlite:///{path}")
+    assert cli_main(["report", "--quarter", "2025Q3", "--out", str(tmp_path)]) == 0
+    payload = json.loads(Path(capsys.readouterr().out.split()[1]).read_text())
+    assert payload["source"].startswith(f"prediction log sqlite:///{path}")
+
+
+def test_report_command_checks_the_database_url_like_the_service_without_echoing_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = "mysql://report:s3cret@db.internal/leads"
+    assert cli_main(["report", "--quarter", "2025Q3", "--database-url", url]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(
+        "leadscore report: error: invalid settings: LEADSCORE_DATABASE_URL: backend 'mysql' is not supported"
+    )
+    assert "s3cret" not in last

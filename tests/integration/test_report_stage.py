@@ -135,4 +135,4 @@ def test_leadscore_report_command_with_missing_file_is_one_line(
     assert code == 2
     err = capsys.readouterr().err
     assert "leadscore report: error:" in err
-    assert "nope.csv not found" in err
+    assert f"file not found: {tmp_path / 'nope.csv'}" in err
