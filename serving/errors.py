@@ -40,8 +40,15 @@ _MAX_LISTED_PROBLEMS = 5
 class ApiError(HTTPException):
     """An error with a stable code and, when it concerns one input, the field's dotted path."""
 
-    def __init__(self, status_code: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(status_code=status_code, detail=message)
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=message, headers=headers)
         self.code = code
         self.field = field
 
@@ -130,7 +137,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "The reload was refused; the previous model keeps serving (the message says why).",
         413: "Request body (or batch) larger than the configured limit.",
         422: "Invalid input: the message and `field` name the offending value.",
-        503: "No model loaded and warmed up yet.",
+        503: "No model loaded and warmed up yet, or (code `log_backlog`, with Retry-After) the prediction "
+        "log is too far behind to accept more scores.",
     }
     return {
         status: {"model": ErrorBody, "description": descriptions.get(status, "Error.")} for status in statuses

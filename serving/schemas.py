@@ -12,10 +12,20 @@ excluded from every dump and dropped before a record reaches the model, the pred
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadscore import schema
 from serving.store.store import utc_naive
@@ -30,7 +40,27 @@ def _iso_string(value: Any) -> Any:
     raise ValueError("expected an ISO 8601 date-time string")
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_iso_string), Field(strict=False), AfterValidator(utc_naive)]
+# The years a CRM timestamp can plausibly fall in. Placeholders such as 9999-12-31 ("no date") or 0001-01-01
+# parse as datetimes but overflow the scoring clock (int64 nanoseconds, plus the as-of offset): refuse them
+# here, naming the field, before they reach the model. Checked on the value as sent, before the conversion to
+# UTC, which itself overflows at the ends of the datetime range.
+TIMESTAMP_YEARS = (1900, 2200)
+
+
+def _within_years(value: datetime) -> datetime:
+    low, high = TIMESTAMP_YEARS
+    if not low <= value.year <= high:
+        raise ValueError(f"must be a date-time between the years {low} and {high}")
+    return value
+
+
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_iso_string),
+    Field(strict=False),
+    AfterValidator(_within_years),
+    AfterValidator(utc_naive),
+]
 Text = Annotated[str, Field(max_length=512)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -73,8 +103,9 @@ class LeadIn(_Strict):
     lead_source: Text | None = None
     extras: dict[Annotated[str, Field(min_length=1, max_length=64)], Text | Number | None] | None = Field(
         None,
-        description="Extra export columns the model was trained with: text values become `xcat_<name>`, "
-        "numbers `xnum_<name>` (names already carrying the prefix are kept).",
+        description="Extra export columns the model was trained with, under their export names (matched like "
+        "the pull stage names them: `Lead Quality` is the model's `xcat_lead_quality`) or their model column "
+        "names (`xcat_...`/`xnum_...`); null when unknown. Extras the model does not use are ignored.",
     )
     as_of: Timestamp | None = Field(
         None, description="Score the lead as of this moment (default: created_at + the model's offset)."
@@ -92,15 +123,18 @@ class LeadIn(_Strict):
             raise ValueError("send either activities or intent counts, not both")
         return self
 
-    def to_record(self) -> dict[str, Any]:
-        """The canonical record handed to ``bundle.score_records`` (no PII, no activities, no None extras)."""
+    def to_record(self, extra_columns: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The canonical record handed to ``bundle.score_records`` (no PII, no activities).
+
+        Args:
+            extra_columns: this lead's ``extras`` already resolved onto the model's extra columns
+                (``serving.extras.resolve_extras``: the naming needs the model's spec, which this body lacks).
+        """
         record: dict[str, Any] = {schema.LEAD_ID: self.lead_id, schema.CREATED_AT: self.created_at}
         for role in schema.ROLE_COLUMNS:
             record[role] = getattr(self, role)
-        if self.extras:
-            for name, value in self.extras.items():
-                if name.lower() not in schema.PII_COLUMNS:  # contact data never reaches the model or the log
-                    record[_extra_column(name, value)] = value
+        if extra_columns:
+            record.update(extra_columns)
         if self.as_of is not None:
             record["as_of"] = self.as_of
         if self.intent:
@@ -108,17 +142,28 @@ class LeadIn(_Strict):
         return record
 
 
-def _extra_column(name: str, value: object) -> str:
-    if name.startswith((schema.EXTRA_CATEGORICAL_PREFIX, schema.EXTRA_NUMERIC_PREFIX)):
-        return name
-    prefix = schema.EXTRA_CATEGORICAL_PREFIX if isinstance(value, str) else schema.EXTRA_NUMERIC_PREFIX
-    return prefix + name
-
-
 class BatchScoreRequest(_Strict):
     """Up to LEADSCORE_MAX_BATCH_SIZE leads scored in one call (one model pass, one log write)."""
 
     leads: list[LeadIn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_lead_ids(self) -> BatchScoreRequest:
+        # Results, log rows and activity logs are keyed by lead id: a repeated id is ambiguous, whatever else
+        # the leads carry. The error names the repeat's own field, like every other 422.
+        first: dict[str, int] = {}
+        for i, lead in enumerate(self.leads):
+            seen = first.setdefault(lead.lead_id, i)
+            if seen != i:
+                detail = InitErrorDetails(
+                    type=PydanticCustomError(
+                        "duplicate_lead_id", "lead_id repeats leads.{first}.lead_id", {"first": seen}
+                    ),
+                    loc=("leads", i, "lead_id"),
+                    input=lead.lead_id,
+                )
+                raise ValidationError.from_exception_data(type(self).__name__, [detail])
+        return self
 
 
 class Reason(_Out):

@@ -42,15 +42,20 @@ def get_drift(
     start: Start = None,
     end: End = None,
     model_version: Annotated[
-        str | None, Query(max_length=64, description="Only scores by this model.")
+        str | None,
+        Query(max_length=64, description="Only scores by this model (default: the serving model)."),
     ] = None,
 ) -> DriftResponse:
-    """Compare the logged feature values with the reference."""
+    """Compare the logged feature values with the reference.
+
+    Only the serving model's own scores by default: rows logged by older versions carry other features (or
+    other encodings of them), and mixing them in would report drift that is only the model change.
+    """
     check_window(start, end)
     store, writer = services.require_store()
     writer.flush()
     limit = services.settings.drift_max_rows
-    frame = store.recent_features(start, end, limit=limit + 1, model_version=model_version)
+    frame = store.recent_features(start, end, limit=limit + 1, model_version=model_version or current.version)
     truncated = len(frame) > limit
     frame = frame.iloc[:limit]
     monitor, monitored = _monitor_for(services, current)

@@ -43,6 +43,7 @@ from serving.errors import (
     http_error_response,
     validation_error_response,
 )
+from serving.extras import extra_columns, resolve_extras
 from serving.model_holder import LoadedModel
 from serving.schemas import BatchScoreRequest, BatchScoreResponse, LeadIn, ScoreResponse
 from serving.store import PredictionRow
@@ -54,6 +55,9 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
 
 _MISSING_BODY = {"type": "missing", "loc": ("body",), "msg": "Field required"}
 _RESPONSE_KEYS = ("lead_id", "probability", "score", "band", "is_mql", "is_sql")
+# A full log buffer: how long a batch (thread pool) waits for room, and when clients should retry.
+_BATCH_LOG_WAIT_SECONDS = 5.0
+_RETRY_AFTER_SECONDS = 1
 
 
 @router.post(
@@ -155,11 +159,17 @@ def score_leads(leads: list[LeadIn], ctx: ScoringContext, *, batch: bool) -> lis
     """Score leads with one bundle object (never mixed across a reload) and queue their log rows.
 
     Leads sent with pre-aggregated ``intent`` counts and leads sent with raw ``activities`` go through the
-    bundle separately, because the bundle reads intent columns only when it is given no activity log.
+    bundle separately, because the bundle reads intent columns only when it is given no activity log. The log
+    rows of all groups are queued together once every group has scored: a refused request logs nothing.
+
+    The single-lead call runs on the event loop, so it never waits for room in the log writer's buffer: a full
+    buffer (the database far behind or down) is a 503 with Retry-After instead of a blocked loop (or a lost
+    row). A batch, in the thread pool, waits a little first.
     """
     _, writer = ctx.services.require_store()
     current = ctx.model
     bundle = current.bundle
+    extras = extra_columns(bundle.spec.extra_categorical, bundle.spec.extra_numeric)
     top = ctx.services.settings.top_reasons
     scored_at = datetime.now(UTC)
     logged_at = scored_at.replace(tzinfo=None)
@@ -170,10 +180,18 @@ def score_leads(leads: list[LeadIn], ctx: ScoringContext, *, batch: bool) -> lis
         else [list(range(len(leads)))]
     )
     results: list[dict[str, Any] | None] = [None] * len(leads)
+    rows: list[PredictionRow] = []
     for group in groups:
         if not group:
             continue
-        records = [leads[i].to_record() for i in group]
+        records = [
+            leads[i].to_record(
+                resolve_extras(leads[i].extras, extras, index=i if batch else None)
+                if extras or leads[i].extras
+                else None
+            )
+            for i in group
+        ]
         activities: list[dict[str, Any]] | None = None
         if leads[group[0]].intent is not None:
             _check_intent_names(leads, group, current, batch)
@@ -190,7 +208,6 @@ def score_leads(leads: list[LeadIn], ctx: ScoringContext, *, batch: bool) -> lis
         outputs = bundle.score_records(
             records, activities, top_reasons=max(top, 1), with_reasons=top > 0, with_features=True
         )
-        rows = []
         for i, out in zip(group, outputs, strict=True):
             results[i] = {
                 **{key: out[key] for key in _RESPONSE_KEYS},
@@ -213,7 +230,14 @@ def score_leads(leads: list[LeadIn], ctx: ScoringContext, *, batch: bool) -> lis
                     features=out["features"],
                 )
             )
-        writer.submit(rows)
+    if not writer.submit(rows, timeout=_BATCH_LOG_WAIT_SECONDS if batch else 0.0):
+        raise ApiError(
+            503,
+            "log_backlog",
+            "the prediction log is too far behind (its database is slow or down), so this request was "
+            f"neither logged nor scored; retry in {_RETRY_AFTER_SECONDS} s",
+            headers={"Retry-After": str(_RETRY_AFTER_SECONDS)},
+        )
     return results  # type: ignore[return-value]
 
 

@@ -7,8 +7,10 @@ back and forth between the event loop and the writer (measured: a quarter of the
 ``Condition.notify``). The writer instead wakes every ``flush_seconds`` (or at once for ``flush``/``stop``, or
 when the buffer is full) and takes everything in one go.
 
-Nothing is dropped: a full buffer makes the producer wait (back-pressure instead of loss), a failed insert is
-retried with back-off, and ``stop()`` drains everything before the process exits.
+Nothing is dropped silently: a full buffer makes the producer wait or, with a timeout (the event loop cannot
+wait), refuse its rows so the request is refused (back-pressure instead of loss); a failed insert is retried
+with back-off; ``stop()`` drains everything before the process exits, and if the database stays down it gives
+up after ``stop_retries`` attempts and counts and logs the rows it could not write.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 _MAX_BACKOFF_SECONDS = 30.0
 _FULL_WAIT_SECONDS = 0.002
+_STOP_BACKOFF_SECONDS = 0.2
 
 
 class PredictionWriter:
@@ -57,6 +60,7 @@ class PredictionWriter:
         self._flushes: deque[threading.Event] = deque()
         self._wake = threading.Event()
         self._stopping = False
+        self._stop_requested = threading.Event()  # cuts a retry back-off short
         self._thread = threading.Thread(target=self._run, name="prediction-writer", daemon=True)
         self.written = 0
         self.failed_batches = 0
@@ -76,14 +80,29 @@ class PredictionWriter:
         """Submitted lists not yet picked up by the writer."""
         return len(self._pending)
 
-    def submit(self, rows: Sequence[PredictionRow]) -> None:
-        """Buffer rows for insertion; blocks only while the buffer is full (the database is far behind)."""
+    def submit(self, rows: Sequence[PredictionRow], *, timeout: float | None = None) -> bool:
+        """Buffer rows for insertion, waiting while the buffer is full (the database is far behind).
+
+        Args:
+            rows: the rows of one request.
+            timeout: longest wait for room in seconds; None waits as long as the writer runs, 0 never waits
+                (the event loop must not sleep).
+
+        Returns:
+            False, with nothing buffered, when the buffer was still full after ``timeout``: the caller refuses
+            its request rather than lose the rows.
+        """
         if not len(rows):
-            return
-        while len(self._pending) >= self._queue_max and self._thread.is_alive():
+            return True
+        if len(self._pending) >= self._queue_max and self._thread.is_alive():
             self._wake.set()
-            time.sleep(_FULL_WAIT_SECONDS)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while len(self._pending) >= self._queue_max and self._thread.is_alive():
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                time.sleep(_FULL_WAIT_SECONDS)
         self._pending.append(rows)
+        return True
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every row submitted before this call is committed; False on timeout."""
@@ -99,6 +118,7 @@ class PredictionWriter:
         if not self._thread.is_alive():
             return
         self._stopping = True
+        self._stop_requested.set()
         self._wake.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
@@ -142,10 +162,14 @@ class PredictionWriter:
                     logger.exception(
                         "prediction log insert failed (%d rows); retrying in %.1f s", len(batch), backoff
                     )
-                    if final and attempt >= self._stop_retries:
+                    # ``_stopping`` too, not only ``final``: stop() may come while this batch is retried.
+                    if (final or self._stopping) and attempt >= self._stop_retries:
                         # Shutting down with the database gone: say what is lost rather than hang forever.
                         self.lost += len(rows) - start
                         logger.error("prediction log: %d rows not written before shutdown", len(rows) - start)
                         return
-                    time.sleep(backoff)
+                    if self._stopping:
+                        time.sleep(_STOP_BACKOFF_SECONDS)
+                    else:
+                        self._stop_requested.wait(backoff)
                     backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)

@@ -292,6 +292,14 @@ def test_openapi_documents_every_route_with_models_and_error_responses(app: Fast
     assert "503" in spec["paths"]["/health/ready"]["get"]["responses"]
 
 
+def logged_rows(service_dir: Path, where: str = "1 = 1") -> list[dict]:
+    engine = create_engine(f"sqlite:///{service_dir / 'predictions.db'}")
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(text(f"SELECT * FROM predictions WHERE {where}")).mappings()]
+    engine.dispose()
+    return rows
+
+
 def test_missing_spec_column_is_a_422_naming_it_and_extras_fill_it(
     tmp_path: Path, extras_bundle_dir: Path, live_leads: LiveLeads
 ) -> None:
@@ -301,6 +309,123 @@ def test_missing_spec_column_is_a_422_naming_it_and_extras_fill_it(
         missing = http.post("/v1/score", json=payload, headers=AUTH)
         assert missing.status_code == 422
         assert missing.json()["error"]["code"] == "unprocessable_lead"
+        assert missing.json()["error"]["field"] == "extras.plan"
         assert "xcat_plan" in missing.json()["error"]["message"]
+        in_batch = http.post("/v1/score/batch", json={"leads": [payload]}, headers=AUTH)
+        assert in_batch.json()["error"]["field"] == "leads.0.extras.plan"
         sent = http.post("/v1/score", json={**payload, "extras": {"plan": "pro"}}, headers=AUTH)
         assert sent.status_code == 200, sent.text
+        # The export's own spelling and an unknown value reach the model's column as the pull stage names it.
+        for extras in ({"Plan": None}, {"plan": None}, {" PLAN ": "pro"}, {"xcat_plan": "free"}):
+            named = http.post("/v1/score", json={**payload, "extras": extras}, headers=AUTH)
+            assert named.status_code == 200, (extras, named.text)
+        number = http.post("/v1/score", json={**payload, "extras": {"plan": 3}}, headers=AUTH)
+        assert number.status_code == 422
+        assert number.json()["error"]["field"] == "extras.plan"
+
+
+def test_a_refused_batch_logs_none_of_its_leads(
+    tmp_path: Path, extras_bundle_dir: Path, live_leads: LiveLeads
+) -> None:
+    # Intent leads are scored first, activity leads second: the second group's refusal must unlog the first.
+    app = create_app(service_settings(tmp_path, extras_bundle_dir))
+    first, second = lead_payloads(live_leads.leads.iloc[:2], live_leads.activities)
+    with running_server(app) as running, httpx.Client(base_url=running.base_url) as http:
+        names = ScoringBundle.load(extras_bundle_dir).spec.intent_feature_names
+        assert names
+        intent_lead = {
+            **first,
+            "lead_id": "REFUSED-X",
+            "activities": None,
+            "intent": dict.fromkeys(names, 0),
+            "extras": {"plan": "pro"},
+        }
+        refused = http.post("/v1/score/batch", json={"leads": [intent_lead, second]}, headers=AUTH)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["field"] == "leads.1.extras.plan"
+        accepted = http.post(
+            "/v1/score/batch",
+            json={"leads": [{**intent_lead, "lead_id": "ACCEPTED-X"}, {**second, "extras": {"plan": None}}]},
+            headers=AUTH,
+        )
+        assert accepted.status_code == 200, accepted.text
+        running.app.state.services.writer.flush()
+    assert logged_rows(tmp_path, "lead_id = 'REFUSED-X'") == []
+    assert len(logged_rows(tmp_path, "lead_id = 'ACCEPTED-X'")) == 1
+
+
+def test_a_repeated_lead_id_is_a_422_naming_the_repeat(client: httpx.Client, live_leads: LiveLeads) -> None:
+    x, l1 = lead_payloads(live_leads.leads.iloc[:2], None)
+    response = client.post("/v1/score/batch", json={"leads": [x, l1, l1]}, headers=AUTH)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["field"] == "leads.2.lead_id"
+    assert "leads.1.lead_id" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("created_at", "9999-12-31T00:00:00Z"),
+        ("created_at", "0001-01-01T00:00:00"),
+        ("as_of", "9999-12-31T23:59:59-05:00"),
+        ("as_of", "0001-01-01T00:00:00+01:00"),
+    ],
+)
+def test_placeholder_dates_are_a_422_naming_the_field_not_a_500(
+    client: httpx.Client,
+    live_leads: LiveLeads,
+    caplog: pytest.LogCaptureFixture,
+    field: str,
+    value: str,
+) -> None:
+    [lead] = lead_payloads(live_leads.leads.iloc[:1], None)
+    [with_events] = lead_payloads(live_leads.leads.iloc[1:2], live_leads.activities)
+    single = client.post("/v1/score", json={**lead, field: value}, headers=AUTH)
+    assert single.status_code == 422, single.text
+    assert single.json()["error"]["field"] == field
+    event = {"occurred_at": value, "activity_type": "web_visit"}
+    batch = client.post(
+        "/v1/score/batch", json={"leads": [lead, {**with_events, "activities": [event]}]}, headers=AUTH
+    )
+    assert batch.status_code == 422, batch.text
+    assert batch.json()["error"]["field"] == "leads.1.activities.0.occurred_at"
+    assert "Traceback" not in caplog.text
+
+
+def test_drift_defaults_to_the_serving_models_own_scores(
+    client: httpx.Client, server: RunningServer, service_dir: Path, live_leads: LiveLeads
+) -> None:
+    from datetime import datetime
+
+    from serving.store import PredictionRow
+
+    payloads = lead_payloads(live_leads.leads.iloc[:30], live_leads.activities)
+    scored = client.post("/v1/score/batch", json={"leads": payloads}, headers=AUTH)
+    assert scored.status_code == 200
+    version = scored.json()["model_version"]
+    store = server.app.state.services.store
+    older = [
+        PredictionRow(
+            lead_id=f"OLD-{i}",
+            model_version="an-older-model",
+            features_hash="0" * 16,
+            probability=0.5,
+            score=50,
+            band="C",
+            scored_at=datetime.now(),
+            request_id="-",
+            api_key_name="tests",
+            features={"firmo_industry": "retired-feature-encoding"},
+        )
+        for i in range(25)
+    ]
+    store.insert_predictions(older)
+    server.app.state.services.writer.flush()
+    own = len(logged_rows(service_dir, f"model_version = '{version}'"))
+    drift = client.get("/v1/drift", headers=AUTH).json()
+    assert drift["model_version"] == version
+    assert drift["n_current"] == own  # not own + 25
+    explicit = client.get("/v1/drift", params={"model_version": "an-older-model"}, headers=AUTH).json()
+    assert explicit["n_current"] == 25

@@ -10,7 +10,11 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from serving.errors import install_error_handlers
+from features.schema import FeatureSpec
+from leadscore.crm.mapping import extra_column_names
+from leadscore.params import Mapping
+from serving.errors import ApiError, install_error_handlers
+from serving.extras import ExtraColumns, extra_columns, resolve_extras
 from serving.schemas import BatchScoreRequest, LeadIn, OutcomesRequest
 
 LEAD = {
@@ -72,21 +76,72 @@ def test_timestamps_become_naive_utc_and_pii_never_reaches_the_record() -> None:
     assert "jane" not in lead.model_dump_json().lower()
 
 
-def test_extras_map_to_prefixed_columns_and_intent_to_feature_columns() -> None:
-    lead = LeadIn.model_validate(
-        {
-            **LEAD,
-            "activities": None,
-            "extras": {"plan": "pro", "seats": 12, "xnum_score": 1.0, "Email": "x@y.z"},
-            "intent": {"intent_web_visit_7d": 3},
-        }
+def extras_record(extras: dict, columns: ExtraColumns, **lead: object) -> dict:
+    body = LeadIn.model_validate({**LEAD, "activities": None, "extras": extras, **lead})
+    return body.to_record(resolve_extras(body.extras, columns))
+
+
+def test_extras_take_the_pull_stages_names_and_intent_the_feature_columns() -> None:
+    # The model's extra columns as the pull stage named them from the export's own column names.
+    mapping = Mapping(extra_categorical=["Lead Quality", "plan"], extra_numeric=["Seats", "score"])
+    named = extra_column_names(mapping)
+    spec = FeatureSpec(
+        roles=("industry",),
+        extra_categorical=(named["Lead Quality"], named["plan"]),
+        extra_numeric=(named["Seats"], named["score"]),
     )
-    record = lead.to_record()
-    assert record["xcat_plan"] == "pro"
+    columns = extra_columns(spec.extra_categorical, spec.extra_numeric)
+    record = extras_record(
+        {"Lead Quality": "High", "plan": None, "Seats": 12, "xnum_score": 1.0, "Email": "x@y.z", "unused": 3},
+        columns,
+        intent={"intent_web_visit_7d": 3},
+    )
+    assert record["xcat_lead_quality"] == "High"  # not xcat_Lead Quality
+    assert record["xcat_plan"] is None  # a null is the model's categorical column, not xnum_plan
     assert record["xnum_seats"] == 12
     assert record["xnum_score"] == 1.0
+    assert "unused" not in str(record)  # extras the model does not use are dropped
     assert not any("mail" in key.lower() for key in record)
     assert record["intent_web_visit_7d"] == 3
+    assert {k for k in record if k.startswith(("xcat_", "xnum_"))} == set(named.values())
+
+
+@pytest.mark.parametrize(
+    ("extras", "field", "code"),
+    [
+        ({}, "extras.plan", "unprocessable_lead"),  # the model needs it
+        ({"plan": 3}, "extras.plan", "validation_error"),  # a number for a text column
+        ({"plan": "pro", "Plan": "free"}, "extras.Plan", "validation_error"),  # two names, one column
+    ],
+)
+def test_bad_extras_are_a_422_naming_the_extra(extras: dict, field: str, code: str) -> None:
+    columns = extra_columns(("xcat_plan",), ())
+    with pytest.raises(ApiError) as info:
+        extras_record(extras, columns)
+    assert (info.value.status_code, info.value.code, info.value.field) == (422, code, field)
+    with pytest.raises(ApiError) as info:
+        resolve_extras(extras, columns, index=4)
+    assert info.value.field == f"leads.4.{field}"
+
+
+@pytest.mark.parametrize("field", ["created_at", "as_of"])
+@pytest.mark.parametrize("value", ["9999-12-31T00:00:00Z", "0001-01-01", "9999-12-31T23:00:00-05:00"])
+def test_timestamps_outside_plausible_years_name_the_field(field: str, value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        LeadIn.model_validate({**LEAD, field: value})
+    assert error_locs(info.value) == [(field,)]
+    activity = {"occurred_at": value, "activity_type": "web_visit"}
+    with pytest.raises(ValidationError) as info:
+        LeadIn.model_validate({**LEAD, "activities": [activity]})
+    assert error_locs(info.value) == [("activities", 0, "occurred_at")]
+
+
+def test_a_repeated_lead_id_in_a_batch_names_the_repeat() -> None:
+    leads = [{**LEAD, "activities": None, "lead_id": lead_id} for lead_id in ("X", "L1", "L1")]
+    with pytest.raises(ValidationError) as info:
+        BatchScoreRequest.model_validate({"leads": leads})
+    assert error_locs(info.value) == [("leads", 2, "lead_id")]
+    assert "leads.1.lead_id" in info.value.errors()[0]["msg"]
 
 
 def test_activities_and_intent_together_are_rejected() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -234,3 +235,48 @@ def test_writer_makes_producers_wait_when_full_and_loses_nothing(store: Predicti
     assert store.count_predictions() == 20
     writer.stop()
     assert writer.lost == 0
+
+
+def test_writer_stopped_during_an_outage_ends_and_counts_the_rows_it_could_not_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'down.db'}"
+    store = PredictionStore(create_store_engine(url))  # no tables: every insert fails, as in an outage
+    writer = PredictionWriter(store, batch_size=10, flush_seconds=0.05, stop_retries=3)
+    writer.start()
+    writer.submit([row("D1", 0.5, T0), row("D2", 0.5, T0)])
+    deadline = time.monotonic() + 10
+    while writer.failed_batches < 1 and time.monotonic() < deadline:  # the batch is in flight, retrying
+        time.sleep(0.01)
+    assert writer.failed_batches >= 1
+    writer.submit([row("D3", 0.5, T0)])  # still buffered when stop() comes
+    writer.stop(timeout=20)
+    assert not writer.alive
+    assert writer.lost == 3
+    assert writer.written == 0
+    assert "2 rows not written before shutdown" in caplog.text
+    store.close()
+
+
+def test_writer_refuses_rows_after_the_timeout_when_full_instead_of_blocking(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    store = PredictionStore(create_store_engine(url))  # no tables yet: the database is "down"
+    writer = PredictionWriter(store, batch_size=10, flush_seconds=0.05, queue_max=2)
+    writer.start()
+    assert writer.submit([row("Q0", 0.5, T0)], timeout=0)
+    deadline = time.monotonic() + 10
+    while writer.failed_batches < 1 and time.monotonic() < deadline:  # Q0 in flight, the buffer empty
+        time.sleep(0.01)
+    assert writer.submit([row("Q1", 0.5, T0)], timeout=0)
+    assert writer.submit([row("Q2", 0.5, T0)], timeout=0)
+    started = time.monotonic()
+    assert not writer.submit([row("Q3", 0.5, T0)], timeout=0)  # full: refused at once
+    assert not writer.submit([row("Q3", 0.5, T0)], timeout=0.2)  # full after the wait: refused
+    assert 0.2 <= time.monotonic() - started < 5
+    assert writer.pending == 2  # the refused rows were not buffered
+    run_migrations(store.engine)  # the database comes back: everything accepted gets written
+    assert writer.flush(timeout=30)
+    assert store.count_predictions() == 3
+    writer.stop()
+    assert writer.lost == 0
+    store.close()
