@@ -113,9 +113,12 @@ def resolve_as_of(raw: Mapping[str, Any], spec: FeatureSpec, n: int, as_of: Any 
         created = to_nanoseconds(raw[schema.CREATED_AT], schema.CREATED_AT)
         if (created[todo] == NAT).any():
             row = int(np.flatnonzero(todo & (created == NAT))[0])
-            raise SchemaError(
-                f"column {schema.CREATED_AT!r} is missing for row {row} (and no as_of was given)"
+            which = (
+                f"lead {str(np.asarray(raw[schema.LEAD_ID])[row])!r}"
+                if schema.LEAD_ID in raw
+                else f"row {row}"
             )
+            raise SchemaError(f"column {schema.CREATED_AT!r} is missing for {which} (and no as_of was given)")
         out = np.where(todo, created + spec.as_of_offset_days * NS_PER_DAY, out)
     return out
 

@@ -24,12 +24,12 @@ import pandas as pd
 
 from leadscore import schema
 from leadscore.errors import SchemaError
+from leadscore.timestamps import NAT, datetime64_ns, naive_utc_series, timestamp_ns
 
 logger = logging.getLogger(__name__)
 
 Columns = dict[str, np.ndarray]
 
-NAT = np.iinfo(np.int64).min  # numpy's own NaT bit pattern, so datetime64 views need no translation
 NS_PER_DAY = 86_400 * 1_000_000_000
 # Below this many rows a plain Python loop beats pandas' vectorised parsers (their fixed cost is ~100 us).
 SMALL_BATCH = 64
@@ -147,26 +147,16 @@ def _timestamp_ns(value: Any, column: str) -> int:
             return (naive - _EPOCH) // _ONE_MICROSECOND * 1000
     if _is_missing_scalar(value):
         return NAT
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise SchemaError(f"column {column!r} must be a date-time, got {str(value)[:40]!r}") from None
-    if ts is pd.NaT:
-        return NAT
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return int(ts.as_unit("ns").value)
+    return timestamp_ns(value, column)
 
 
 def to_nanoseconds(values: np.ndarray | Sequence[Any] | pd.Series, column: str) -> np.ndarray:
     """Normalise date-times to int64 ns since the epoch, naive UTC (time-zone aware input is converted)."""
     if isinstance(values, pd.Series):
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-        values = values.to_numpy()
+        values = naive_utc_series(values).to_numpy()
     arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
-    if arr.dtype.kind == "M":  # datetime64 of any unit
-        return arr.astype("datetime64[ns]").view(np.int64)
+    if arr.dtype.kind == "M":  # datetime64 of any unit; out-of-range placeholders (9999-12-31) raise
+        return datetime64_ns(arr, column)[0]
     if arr.dtype.kind in "iuf" and len(arr):
         raise SchemaError(f"column {column!r} must be a date-time, got numbers ({arr.dtype})")
     if len(arr) < SMALL_BATCH or (arr.dtype == object and type(arr[0]) is datetime):
@@ -180,7 +170,7 @@ def to_nanoseconds(values: np.ndarray | Sequence[Any] | pd.Series, column: str) 
         for value in arr:
             _timestamp_ns(value, column)
         raise SchemaError(f"column {column!r} must contain date-times") from None
-    return parsed.dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64)
+    return datetime64_ns(parsed.dt.tz_localize(None).to_numpy(), column)[0]
 
 
 def scalar_to_nanoseconds(value: Any, column: str = "as_of") -> int:

@@ -15,6 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from leadscore.errors import ConfigError
 
+# Where the models live unless configured otherwise: the pipeline, `leadscore score`, `leadscore models` and
+# the API all default to these, so they are written once.
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+DEFAULT_MODEL_NAME = "lead_scorer"
+CHAMPION_ALIAS = "champion"
+DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION_ALIAS}"
+
 
 class _Params(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -82,7 +89,7 @@ class LabelPolicy(_Params):
     # drop_all: leads younger than maturity_days are left out whatever their status (young closed leads are
     # biased towards quick losses); drop_open: only young open leads are left out.
     immature: Literal["drop_all", "drop_open"] = "drop_all"
-    # Reference time for maturity; default is the latest created_at in the export.
+    # Reference time for maturity; default: the pull time (for the simulator, its own export time).
     reference_time: str | None = None
 
 
@@ -289,10 +296,10 @@ class EvaluateParams(_Params):
 class RegistryParams(_Params):
     """MLflow tracking and registry."""
 
-    tracking_uri: str = "sqlite:///mlruns/mlflow.db"
+    tracking_uri: str = DEFAULT_TRACKING_URI
     artifact_location: str = "mlruns/artifacts"
     experiment: str = "leadscore"
-    model_name: str = "lead_scorer"
+    model_name: str = DEFAULT_MODEL_NAME
     # The champion moves only if the new model, scored with the champion on the same (new) test leads, is at
     # least as good: AUC >= champion AUC - tolerance, or Brier / log loss <= champion's + tolerance.
     promote_metric: Literal["auc", "brier", "log_loss"] = "auc"

@@ -40,6 +40,14 @@ FIRMOGRAPHIC_ROLES = (INDUSTRY, EMPLOYEES, ANNUAL_REVENUE, COUNTRY, FOUNDED_YEAR
 BANT_ROLES = (BUDGET, CONTACT_TITLE, NEED, TIMELINE)
 ROLE_COLUMNS = (*FIRMOGRAPHIC_ROLES, *BANT_ROLES, LEAD_SOURCE)
 NUMERIC_ROLES = (EMPLOYEES, ANNUAL_REVENUE, FOUNDED_YEAR)
+# Plausible values of the numeric roles, (low, high) inclusive, None = unbounded. One table for the training
+# gate (leadscore.validation.expectations, which also caps founded_year at the current year), the batch
+# command's warnings and the API's request schema, so a value the gate would reject is never scored silently.
+NUMERIC_RANGES: dict[str, tuple[float | None, float | None]] = {
+    EMPLOYEES: (0, None),
+    ANNUAL_REVENUE: (0, None),
+    FOUNDED_YEAR: (1800, 2100),
+}
 
 # Extra export columns passed through by the mapping keep their (sanitised) name behind these prefixes.
 EXTRA_CATEGORICAL_PREFIX = "xcat_"
@@ -53,5 +61,6 @@ ACTIVITY_LEAD_ID = "lead_id"
 ACTIVITY_AT = "occurred_at"
 ACTIVITY_TYPE = "activity_type"
 
-# PII never leaves `pull`: these canonical names are dropped (or hashed when configured) before anything is written.
+# PII never leaves `pull`: these canonical names are dropped (or hashed when configured) before anything
+# is written.
 PII_COLUMNS = ("contact_name", "email", "phone")

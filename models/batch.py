@@ -25,15 +25,17 @@ import numpy as np
 import pandas as pd
 
 from leadscore import schema
-from leadscore.errors import ConfigError
-from leadscore.params import ActivityMapping, LabelPolicy, Mapping
+from leadscore.errors import ConfigError, SchemaError
+from leadscore.params import DEFAULT_MODEL_URI, ActivityMapping, LabelPolicy, Mapping
+from leadscore.timestamps import RANGE_TEXT, timestamp_ns
 
 if TYPE_CHECKING:
+    from leadscore.crm.mapping import MappingReport
     from models.bundle import ScoringBundle
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "models:/lead_scorer@champion"
+DEFAULT_MODEL = DEFAULT_MODEL_URI
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 REASON_COLUMNS = ("reasons_positive", "reasons_negative")
 SCORE_COLUMNS = ("probability", "score", "band", "is_mql", "is_sql")
@@ -137,7 +139,10 @@ def parse_as_of(value: str | None) -> pd.Timestamp | None:
         ) from None
     if pd.isna(stamp):
         raise ConfigError(f"--as-of: cannot read {value!r} as a time")
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+    try:
+        return pd.Timestamp(timestamp_ns(stamp, "--as-of"))
+    except SchemaError:
+        raise ConfigError(f"--as-of: {value!r} is outside the supported time range {RANGE_TEXT}") from None
 
 
 def canonical_export(
@@ -148,8 +153,14 @@ def canonical_export(
     Outcome columns are dropped before mapping: the label policy would otherwise drop young leads, which are
     exactly the ones a batch run is for, and nothing about the outcome may reach scoring.
 
+    Values the mapping could not read are not fatal (they are scored as missing, and unreadable activity rows
+    are left out), but they are logged per column with a count and an example, as are numbers outside
+    ``schema.NUMERIC_RANGES``: a run must not quietly score typos. An unreadable created_at is fatal, since
+    it decides when the lead is scored.
+
     Raises:
         SourceError: A mapped column is missing from the export.
+        ConfigError: a created_at value cannot be read as a time (the message names the lead).
     """
     from leadscore.crm.mapping import map_activities, map_leads
 
@@ -158,11 +169,65 @@ def canonical_export(
     ]
     without_outcome = raw_leads.drop(columns=outcome_columns)
     # No status column, so no label policy applies: the default policy is only a required argument.
-    leads = map_leads(without_outcome, mapping, LabelPolicy(), require_outcome=False).leads
+    mapped = map_leads(without_outcome, mapping, LabelPolicy(), require_outcome=False)
+    _check_parse_failures(mapped.report, without_outcome[mapping.lead_id])
+    leads = mapped.leads
+    _warn_out_of_range(leads)
     if raw_activities is None:
         return leads, None
-    activities, _ = map_activities(raw_activities, mapping.activities or ActivityMapping())
+    activities, summary = map_activities(raw_activities, mapping.activities or ActivityMapping())
+    if summary["dropped_unreadable"]:
+        examples = {
+            column: f"{count} unreadable {column}, e.g. {summary['parse_examples'][column]!r}"  # type: ignore[index]
+            for column, count in summary["parse_failures"].items()  # type: ignore[attr-defined]
+        }
+        logger.warning(
+            "activities: %d of %d rows left out (%s)",
+            summary["dropped_unreadable"],
+            summary["rows_in"],
+            "; ".join(examples.values()) or "missing lead id or type",
+        )
     return leads, activities
+
+
+def _check_parse_failures(report: MappingReport, raw_ids: pd.Series) -> None:
+    """Stop on an unreadable created_at (naming the lead); warn about every other unreadable column."""
+    failures, examples = report.parse_failures, report.parse_examples
+    if schema.CREATED_AT in failures:
+        lead = raw_ids.iloc[report.parse_example_rows[schema.CREATED_AT]]
+        raise ConfigError(
+            f"created_at of lead {str(lead)!r} cannot be read as a time: {examples[schema.CREATED_AT]!r}"
+            f" ({failures[schema.CREATED_AT]} such values in the export)"
+        )
+    for column, count in failures.items():
+        logger.warning(
+            "%s: %s could not be read and scored as missing (e.g. %r)",
+            column,
+            _values(count),
+            examples[column],
+        )
+
+
+def _warn_out_of_range(leads: pd.DataFrame) -> None:
+    """Warn about numbers the training gate would reject (they are scored as given)."""
+    for column, (low, high) in schema.NUMERIC_RANGES.items():
+        if column not in leads.columns:
+            continue
+        values = leads[column]
+        bad = (values < low if low is not None else False) | (values > high if high is not None else False)
+        if bad.any():
+            logger.warning(
+                "%s: %s outside [%s, %s] (e.g. %s); the training gate rejects such values",
+                column,
+                _values(int(bad.sum())),
+                low,
+                "" if high is None else high,
+                values[bad].iloc[0],
+            )
+
+
+def _values(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"
 
 
 def _chunks(

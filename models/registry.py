@@ -39,7 +39,7 @@ from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from leadscore import schema
 from leadscore.errors import LeadscoreError, ModelQualityError, RegistryError
-from leadscore.params import RegistryParams
+from leadscore.params import CHAMPION_ALIAS, RegistryParams
 from models.mlflow_model import (
     BUNDLE_ARTIFACT,
     MODEL_NAME_IN_RUN,
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHAMPION = "champion"
+CHAMPION = CHAMPION_ALIAS
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
 TAG = "leadscore."

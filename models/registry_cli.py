@@ -13,12 +13,11 @@ import sys
 from typing import TYPE_CHECKING
 
 from leadscore.logs import quiet_environment
+from leadscore.params import DEFAULT_MODEL_NAME, DEFAULT_TRACKING_URI
 
 if TYPE_CHECKING:
     from models.registry import ChampionChange, VersionInfo
 
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
-DEFAULT_MODEL_NAME = "lead_scorer"
 TRACKING_URI_ENV = "LEADSCORE_TRACKING_URI"
 
 

@@ -3,8 +3,14 @@
 Outputs:
     data/interim/leads.parquet: canonical leads with outcome and label (immature leads removed, no PII).
     data/interim/activities.parquet: canonical activity log of those leads (may be empty).
-    data/interim/pull_summary.json: row counts, outcome counts, parse failures, dropped leads. The validate
-        stage turns parse failures and unknown statuses into readable expectation failures.
+    data/interim/pull_summary.json: row counts, outcome counts, parse failures, dropped leads and
+        ``pulled_at``. The validate stage turns parse failures and unknown statuses into readable expectation
+        failures, and rejects timestamps later than ``pulled_at``.
+
+The pull time is the maturity reference (``source.label.reference_time`` overrides it): a lead is judged by
+its age when the export was taken, never by the newest created_at in it, which one bogus future date would
+move. A simulated export has its own clock (``simulate.start`` may lie in the future), so its export time is
+its pull time.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ import json
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 from leadscore import schema
 from leadscore.crm.mapping import map_activities, map_leads
+from leadscore.crm.simulator import export_time
 from leadscore.crm.sources import read_export
 from leadscore.params import ActivityMapping, Params
 
@@ -23,13 +32,20 @@ logger = logging.getLogger(__name__)
 OUT_DIR = Path("data/interim")
 
 
-def pull(params: Params, out_dir: Path = OUT_DIR) -> dict[str, object]:
-    """Read, map and write the export; returns the summary that is also written as JSON."""
+def pull(params: Params, out_dir: Path = OUT_DIR, now: pd.Timestamp | None = None) -> dict[str, object]:
+    """Read, map and write the export; returns the summary that is also written as JSON.
+
+    Args:
+        params: the parsed params.yaml.
+        out_dir: where the canonical tables and the summary go.
+        now: the pull time for files / sql sources (naive UTC; default: the clock).
+    """
     source = params.source
     raw_leads, raw_activities = read_export(
         source, params.simulate, seed=params.base.seed, as_of_offset_days=params.base.as_of_offset_days
     )
-    mapped = map_leads(raw_leads, source.mapping, source.label)
+    pulled_at = pull_time(params, now)
+    mapped = map_leads(raw_leads, source.mapping, source.label, reference_time=pulled_at)
     leads = mapped.leads
     activities, activity_report = map_activities(
         raw_activities, source.mapping.activities or ActivityMapping()
@@ -45,6 +61,7 @@ def pull(params: Params, out_dir: Path = OUT_DIR) -> dict[str, object]:
     label_counts = leads[schema.LABEL].value_counts(dropna=False) if schema.LABEL in leads else None
     summary: dict[str, object] = {
         "source_kind": source.kind,
+        "pulled_at": pulled_at.isoformat(),
         "leads": mapped.report.as_dict(),
         "label_counts": {str(k): int(v) for k, v in label_counts.items()} if label_counts is not None else {},
         "base_rate": float(leads[schema.LABEL].mean()) if len(leads) and schema.LABEL in leads else None,
@@ -64,6 +81,15 @@ def pull(params: Params, out_dir: Path = OUT_DIR) -> dict[str, object]:
         out_dir,
     )
     return summary
+
+
+def pull_time(params: Params, now: pd.Timestamp | None = None) -> pd.Timestamp:
+    """When the export is taken (naive UTC): the simulator's export time, else ``now`` or the clock."""
+    if params.source.kind == "simulator":
+        return export_time(params.simulate)
+    if now is not None:
+        return now
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)
 
 
 def main() -> None:

@@ -80,10 +80,12 @@ def pull_summary(
     parse_failures: dict[str, int] | None = None,
     parse_examples: dict[str, str] | None = None,
     outcome_counts: dict[str, int] | None = None,
+    pulled_at: str | None = "2024-06-01",
 ) -> dict[str, Any]:
     """The shape pipelines/pull.py writes (only the keys validation reads)."""
     return {
         "source_kind": "files",
+        "pulled_at": pulled_at,
         "leads": {
             "parse_failures": parse_failures or {},
             "parse_examples": parse_examples or {},

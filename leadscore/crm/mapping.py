@@ -6,7 +6,8 @@ the batch command and the API) sees canonical names only, which is what makes a 
 Decisions worth knowing:
 
 * **Unparseable values are coerced, not fatal.** Timestamps and numbers that do not parse become missing
-  (NaT / NaN) and are *counted* per column in :class:`MappingReport`. The pull stage writes the counts to
+  (NaT / NaN; so do timestamps outside 1677-2262, e.g. a 9999-12-31 "no date" placeholder) and are
+  *counted* per column in :class:`MappingReport`. The pull stage writes the counts to
   ``pull_summary.json`` and the validation stage turns them into a readable expectation failure, so the user
   sees every problem at once instead of the first traceback.
 * **Unknown status values are kept** with outcome ``"unknown"`` (and a missing label) so that validation can
@@ -34,6 +35,7 @@ import pandas as pd
 from leadscore import schema
 from leadscore.errors import SourceError
 from leadscore.params import ActivityMapping, JoinSpec, LabelPolicy, Mapping
+from leadscore.timestamps import CLOCK_TOLERANCE, naive_utc_series, outside_range
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ class MappingReport:
         rows_out: rows in the canonical frame.
         parse_failures: canonical column -> count of non-empty values that did not parse (became missing).
         parse_examples: canonical column -> one example of a value that did not parse (PII is never parsed).
+        parse_example_rows: canonical column -> position (0-based) of that example's row in the export, so a
+            caller can name the lead.
         outcome_counts: outcome -> rows, before the label policy.
         unknown_status_values: raw status values that matched none of won/lost/open values, with counts.
         dropped_immature: leads younger than the maturity window that were left out.
@@ -65,6 +69,7 @@ class MappingReport:
     rows_out: int = 0
     parse_failures: dict[str, int] = field(default_factory=dict)
     parse_examples: dict[str, str] = field(default_factory=dict)
+    parse_example_rows: dict[str, int] = field(default_factory=dict)
     outcome_counts: dict[str, int] = field(default_factory=dict)
     unknown_status_values: dict[str, int] = field(default_factory=dict)
     dropped_immature: int = 0
@@ -184,10 +189,16 @@ def to_canonical(
     *,
     require_outcome: bool = True,
     strict_columns: bool = True,
+    reference_time: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Map a raw (already joined) leads export onto canonical columns; see :func:`map_leads`."""
     return map_leads(
-        raw_leads, mapping, label, require_outcome=require_outcome, strict_columns=strict_columns
+        raw_leads,
+        mapping,
+        label,
+        require_outcome=require_outcome,
+        strict_columns=strict_columns,
+        reference_time=reference_time,
     ).leads
 
 
@@ -198,6 +209,7 @@ def map_leads(
     *,
     require_outcome: bool = True,
     strict_columns: bool = True,
+    reference_time: pd.Timestamp | None = None,
 ) -> MappedLeads:
     """Map a raw leads export onto canonical columns and apply the label policy.
 
@@ -209,6 +221,10 @@ def map_leads(
             may be absent, no outcome/label is derived and no lead is dropped.
         strict_columns: False lets mapped feature columns be absent (they become all-missing); the API uses it
             for partial records. Outcome and key columns are always checked.
+        reference_time: the moment the export was pulled (naive UTC), which the maturity rule measures a
+            lead's age against; ``label.reference_time`` overrides it. The pull stage always passes it.
+            Without either, the latest created_at is used, which one bogus future date (2262-01-01) would
+            drag along, turning every open lead "old" and so lost: only for callers without a clock (tests).
 
     Returns:
         Canonical leads sorted by created_at (then lead_id), with the mapping report.
@@ -309,7 +325,7 @@ def map_leads(
     if has_status:
         out[schema.STATUS] = _as_key(raw_leads[mapping.status])
     if has_status and require_outcome:
-        out = _apply_label_policy(out, label, report, skip_maturity=use_order)
+        out = _apply_label_policy(out, label, report, skip_maturity=use_order, reference_time=reference_time)
 
     # PII can only arrive through a role mapping by mistake; make sure the canonical PII names never leave.
     out = out.drop(columns=[c for c in schema.PII_COLUMNS if c in out.columns])
@@ -329,7 +345,12 @@ def map_leads(
 
 
 def _apply_label_policy(
-    leads: pd.DataFrame, policy: LabelPolicy, report: MappingReport, *, skip_maturity: bool
+    leads: pd.DataFrame,
+    policy: LabelPolicy,
+    report: MappingReport,
+    *,
+    skip_maturity: bool,
+    reference_time: pd.Timestamp | None,
 ) -> pd.DataFrame:
     """Derive outcome and label, and drop leads whose outcome cannot be known yet."""
     status = leads[schema.STATUS].astype("str").str.strip().str.casefold()
@@ -351,7 +372,10 @@ def _apply_label_policy(
         logger.warning("%d leads have a status that is not in won/lost/open values", int(unknown.sum()))
 
     created = leads[schema.CREATED_AT]
-    reference = pd.Timestamp(policy.reference_time) if policy.reference_time else created.max()
+    if policy.reference_time:
+        reference = pd.Timestamp(policy.reference_time)
+    else:
+        reference = created.max() if reference_time is None else pd.Timestamp(reference_time)
     report.reference_time = None if pd.isna(reference) else str(reference)
     known = leads[schema.OUTCOME] != OUTCOME_UNKNOWN
     is_open = leads[schema.OUTCOME] == schema.OUTCOME_OPEN
@@ -359,6 +383,9 @@ def _apply_label_policy(
         young = pd.Series(False, index=leads.index)
     else:
         young = created > reference - pd.Timedelta(days=policy.maturity_days)
+        if not policy.reference_time:
+            # Created after the pull: not young but impossible. It stays, for the validate gate to reject.
+            young &= created <= reference + CLOCK_TOLERANCE
     drop_young = young & known & (is_open if policy.immature == "drop_open" else True)
     # Open leads that are old enough: the deal went nowhere (lost) or, by choice, they are left out.
     old_open = is_open & ~young
@@ -458,7 +485,7 @@ def _as_text(series: pd.Series) -> pd.Series:
 
 
 def _parse_timestamps(series: pd.Series, role: str, report: MappingReport) -> pd.Series:
-    """Parse to naive UTC datetimes; unparseable values become NaT and are counted."""
+    """Parse to naive UTC datetimes; unparseable or out-of-range values become NaT and are counted."""
     if series.dtype.kind == "M":
         parsed = series
     else:
@@ -468,21 +495,27 @@ def _parse_timestamps(series: pd.Series, role: str, report: MappingReport) -> pd
             # Exports mix formats ("2018-02-01", "02/01/2018 10:00"); only the leftovers pay for slow parsing.
             parsed = parsed.copy()
             parsed[retry] = pd.to_datetime(series[retry], errors="coerce", format="mixed", utc=True)
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    parsed = parsed.astype("datetime64[us]")
-    failed = parsed.isna() & series.notna()
-    if failed.any():
-        report.parse_failures[role] = int(failed.sum())
-        report.parse_examples[role] = str(series[failed].iloc[0])[:50]
+    parsed = naive_utc_series(parsed).astype("datetime64[us]")
+    # Placeholders such as 9999-12-31 ("no date") parse but cannot be compared on the canonical clock.
+    beyond = outside_range(parsed.to_numpy())
+    if beyond.any():
+        parsed = parsed.mask(beyond)
+    _count_failures(series, parsed, role, report)
     return parsed
 
 
 def _parse_numbers(series: pd.Series, role: str, report: MappingReport) -> pd.Series:
     """Parse to float; unparseable values become NaN and are counted."""
     parsed = pd.to_numeric(series, errors="coerce").astype(float)
-    failed = parsed.isna() & series.notna()
-    if failed.any():
-        report.parse_failures[role] = int(failed.sum())
-        report.parse_examples[role] = str(series[failed].iloc[0])[:50]
+    _count_failures(series, parsed, role, report)
     return parsed
+
+
+def _count_failures(series: pd.Series, parsed: pd.Series, role: str, report: MappingReport) -> None:
+    """Record the values that were present but became missing: count, one example and its export row."""
+    failed = (parsed.isna() & series.notna()).to_numpy()
+    if failed.any():
+        first = int(np.flatnonzero(failed)[0])
+        report.parse_failures[role] = int(failed.sum())
+        report.parse_examples[role] = str(series.iloc[first])[:50]
+        report.parse_example_rows[role] = first

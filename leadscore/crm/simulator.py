@@ -405,6 +405,15 @@ def _intent_logit(
     return logit, n_events
 
 
+def export_time(params: SimulateParams) -> pd.Timestamp:
+    """When the simulated export is taken: the end of its window, not the real clock.
+
+    A simulated CRM may be set in the future (``simulate.start``); its "now" is this moment, which is what the
+    pull stage uses as pull time (maturity reference, latest plausible timestamp) for simulator sources.
+    """
+    return pd.Timestamp(params.start) + pd.Timedelta(days=params.days)
+
+
 def simulate_crm(params: SimulateParams, seed: int, as_of_offset_days: int) -> SimulatedExport:
     """Generate a simulated CRM export whose ``true_p`` is the Bayes probability at as_of.
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from leadscore import schema
 from leadscore.params import Mapping, ValidateParams
+from leadscore.timestamps import CLOCK_TOLERANCE
 from leadscore.validation.report import ValidationFailure
 
 # GX reads this when its context is created; analytics would try the network. Set before GX is imported.
@@ -37,18 +38,23 @@ logging.getLogger("great_expectations.data_context.types.base").setLevel(logging
 REQUIRED_LEAD_COLUMNS = (schema.LEAD_ID, schema.CREATED_AT, schema.OUTCOME, schema.LABEL)
 ACTIVITY_COLUMNS = (schema.ACTIVITY_LEAD_ID, schema.ACTIVITY_AT, schema.ACTIVITY_TYPE)
 TIMESTAMP_COLUMNS = (schema.CREATED_AT, schema.CLOSED_AT, schema.FIRST_CONTACT_AT)
-# Plausibility of the numeric roles; params.validate.numeric_ranges adds to / overrides these.
-_FOUNDED_MIN = 1800
+# Plausibility of the numeric roles: schema.NUMERIC_RANGES; params.validate.numeric_ranges adds/overrides.
 _EXAMPLES = 3
+# Plausible timestamps: nothing before 1900 (0001-01-01 style placeholders) and nothing after the pull time
+# plus a day of slack for time zones and clock skew (a future created_at would distort the maturity rule).
+EARLIEST_TIME = pd.Timestamp("1900-01-01")
+TIME_TOLERANCE = CLOCK_TOLERANCE
 
 
 def default_numeric_ranges(current_year: int) -> dict[str, tuple[float | None, float | None]]:
-    """Ranges every export must respect: no negative sizes, founded 1800..this year."""
-    return {
-        schema.EMPLOYEES: (0, None),
-        schema.ANNUAL_REVENUE: (0, None),
-        schema.FOUNDED_YEAR: (_FOUNDED_MIN, current_year),
-    }
+    """Ranges every export must respect: schema.NUMERIC_RANGES, with founded_year capped at this year.
+
+    Training data can be held to the calendar; the shared table's fixed ceiling is for scoring, whose
+    acceptance must not change on New Year's Day.
+    """
+    low, high = schema.NUMERIC_RANGES[schema.FOUNDED_YEAR]
+    capped = current_year if high is None else min(high, current_year)
+    return {**schema.NUMERIC_RANGES, schema.FOUNDED_YEAR: (low, capped)}
 
 
 def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
@@ -66,6 +72,7 @@ def build_suite(
     *,
     mapping: Mapping | None = None,
     current_year: int | None = None,
+    latest_time: pd.Timestamp | None = None,
 ) -> gx.ExpectationSuite:
     """Build the leads suite from the columns that are present and the ones the mapping promises.
 
@@ -75,6 +82,8 @@ def build_suite(
         params: thresholds and the configured ranges / category sets.
         mapping: the source mapping; its mapped roles must exist as columns.
         current_year: upper bound of founded_year (default: this year).
+        latest_time: latest plausible timestamp (pull time + :data:`TIME_TOLERANCE`); None checks the
+            lower bound (:data:`EARLIEST_TIME`) only.
 
     Returns:
         An unsaved GX suite named ``leads``; each expectation carries ``meta`` {check, column}.
@@ -109,6 +118,9 @@ def build_suite(
                 meta=_meta("closed_after_created", schema.CLOSED_AT),
             )
         )
+    for column in TIMESTAMP_COLUMNS:
+        if columns.get(column) == "M":
+            add(_time_range(column, column, latest_time))
     if schema.OUTCOME in columns:
         add(E.ExpectColumnValuesToNotBeNull(column=schema.OUTCOME, meta=_meta("not_null", schema.OUTCOME)))
         add(
@@ -154,8 +166,19 @@ def build_suite(
     return gx.ExpectationSuite(name="leads", expectations=expectations)
 
 
-def build_activity_suite(columns: AbcMapping[str, str]) -> gx.ExpectationSuite:
-    """Suite of the activity log: the three columns exist and are filled.
+def _time_range(column: str, name: str, latest_time: pd.Timestamp | None) -> Any:
+    return gx.expectations.ExpectColumnValuesToBeBetween(
+        column=column,
+        min_value=EARLIEST_TIME.to_pydatetime(),
+        max_value=None if latest_time is None else pd.Timestamp(latest_time).to_pydatetime(),
+        meta=_meta("time_range", name),
+    )
+
+
+def build_activity_suite(
+    columns: AbcMapping[str, str], latest_time: pd.Timestamp | None = None
+) -> gx.ExpectationSuite:
+    """Suite of the activity log: the three columns exist and are filled, times are plausible.
 
     Blank activity types are checked by the gate on the distinct values instead: a GX regex expectation runs
     a Python call per row (over a second for 1M events).
@@ -167,6 +190,8 @@ def build_activity_suite(columns: AbcMapping[str, str]) -> gx.ExpectationSuite:
         expectations.append(E.ExpectColumnToExist(column=column, meta=_meta("column_exists", name)))
         if column in columns:
             expectations.append(E.ExpectColumnValuesToNotBeNull(column=column, meta=_meta("not_null", name)))
+    if columns.get(schema.ACTIVITY_AT) == "M":
+        expectations.append(_time_range(schema.ACTIVITY_AT, f"activities.{schema.ACTIVITY_AT}", latest_time))
     return gx.ExpectationSuite(name="activities", expectations=expectations)
 
 
@@ -289,6 +314,12 @@ def _message(
         if low is not None:
             return f"{counted(count, 'value below', 'values below')} {_fmt(low)}{examples}"
         return f"{counted(count, 'value above', 'values above')} {_fmt(high)}{examples}"
+    if check == "time_range":
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        bounds = f"before {pd.Timestamp(low):%Y-%m-%d}"
+        if high is not None:
+            bounds += f" or after {pd.Timestamp(high)} (pull time + 1 day)"
+        return f"{counted(count, 'timestamp', 'timestamps')} {bounds}{examples}"
     if check == "category_set":
         return f"{counted(count, 'value not in the allowed set', 'values not in the allowed set')}{examples}"
     if check == "missing_rate":

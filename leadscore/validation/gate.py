@@ -78,7 +78,8 @@ def validate_leads(
 
     failures.extend(_timestamp_kinds(leads, ex.TIMESTAMP_COLUMNS, "")[0])
     kinds = ex.column_kinds(leads)
-    suite = ex.build_suite(kinds, params, mapping=mapping, current_year=current_year)
+    latest = _latest_time(pull_summary)
+    suite = ex.build_suite(kinds, params, mapping=mapping, current_year=current_year, latest_time=latest)
     parse_failures = {str(k): int(v) for k, v in (summary_leads.get("parse_failures") or {}).items()}
     parse_examples = {str(k): str(v) for k, v in (summary_leads.get("parse_examples") or {}).items()}
     result = _run(leads, suite, "leads", failures)
@@ -108,7 +109,7 @@ def validate_leads(
         warnings.append("activities: no activity log; intent features will be empty")
         counts["activities"] = 0
     else:
-        failures.extend(_check_activities(activities, leads, summary_activities, counts, gx_results))
+        failures.extend(_check_activities(activities, leads, summary_activities, counts, gx_results, latest))
 
     if params.leakage.enabled and schema.LABEL in leads.columns:
         allow = list(allow_leaky if allow_leaky is not None else (mapping.allow_leaky if mapping else []))
@@ -191,6 +192,12 @@ def _summary_sections(summary: AbcMapping[str, Any] | None) -> tuple[dict[str, A
     leads_section = dict(leads_part) if isinstance(leads_part, AbcMapping) else dict(summary)
     activities_part = summary.get("activities")
     return leads_section, dict(activities_part) if isinstance(activities_part, AbcMapping) else {}
+
+
+def _latest_time(summary: AbcMapping[str, Any] | None) -> pd.Timestamp | None:
+    """Latest plausible timestamp: pull_summary.json's ``pulled_at`` plus the tolerance (None if unknown)."""
+    pulled_at = (summary or {}).get("pulled_at")
+    return None if not pulled_at else pd.Timestamp(pulled_at) + ex.TIME_TOLERANCE
 
 
 def _run(frame: pd.DataFrame, suite: Any, name: str, failures: list[ValidationFailure]) -> Any:
@@ -289,6 +296,7 @@ def _check_activities(
     summary: AbcMapping[str, Any],
     counts: dict[str, Any],
     gx_results: dict[str, Any],
+    latest_time: pd.Timestamp | None = None,
 ) -> list[ValidationFailure]:
     """Activity log: columns, parsed timestamps, filled types, only known leads; pull's dropped rows."""
     failures: list[ValidationFailure] = []
@@ -322,7 +330,8 @@ def _check_activities(
 
     kind_failures, _ = _timestamp_kinds(activities, [schema.ACTIVITY_AT], "activities.")
     failures.extend(kind_failures)
-    result = _run(activities, ex.build_activity_suite(ex.column_kinds(activities)), "activities", failures)
+    suite = ex.build_activity_suite(ex.column_kinds(activities), latest_time)
+    result = _run(activities, suite, "activities", failures)
     if result is not None:
         gx_results["activities"] = result.describe_dict()
         failures.extend(ex.failures_from_result(result, activities))

@@ -152,6 +152,8 @@ def test_as_of_moves_the_scoring_moment_for_every_lead(
         ("missing_column", "mapped column 'employees' (role employees) not in export"),
         ("bad_output", "unsupported output file type '.json'"),
         ("bad_as_of", "--as-of: cannot read"),
+        ("as_of_placeholder", "--as-of: '9999-12-31' is outside the supported time range"),
+        ("bad_created_at", "created_at of lead {lead!r} cannot be read as a time: 'notadate' (1 such"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(
@@ -174,6 +176,14 @@ def test_bad_input_is_one_line_and_exit_code_2(
         pd.read_csv(export_files["csv"] / "leads.csv").drop(columns=["employees"]).to_csv(source, index=False)
     elif case == "bad_output":
         out = tmp_path / "scores.json"
+    elif case == "as_of_placeholder":
+        extra = ["--as-of", "9999-12-31"]
+    elif case == "bad_created_at":
+        source = tmp_path / "leads.csv"
+        raw = pd.read_csv(export_files["csv"] / "leads.csv", dtype={"lead_id": str})
+        raw.loc[4, "created_at"] = "notadate"
+        raw.to_csv(source, index=False)
+        message = message.format(lead=raw.loc[4, "lead_id"])
     else:
         extra = ["--as-of", "soon"]
     argv = ["score", str(source), "-o", str(out), "--model", str(tiny_world.bundles["good"]), *extra]
@@ -183,6 +193,31 @@ def test_bad_input_is_one_line_and_exit_code_2(
     assert err[0].startswith("leadscore score: error: ")
     assert message in err[0]
     assert not out.exists()
+
+
+def test_unreadable_values_are_scored_as_missing_with_one_warning_per_column(
+    export_files: dict[str, Path], tiny_world: TinyWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """They used to vanish silently: a typo scored as "unknown" and a 9999 activity left out unannounced."""
+    leads = pd.read_csv(export_files["csv"] / "leads.csv", dtype={"lead_id": str})
+    leads["employees"] = leads["employees"].astype(object)
+    leads.loc[[3, 7], "employees"] = ["abc", "n.a."]
+    leads.loc[9, "employees"] = -5
+    activities = pd.read_csv(export_files["csv"] / "activities.csv", dtype={"lead_id": str})
+    activities.loc[2, "occurred_at"] = "9999-01-01"
+    leads.to_csv(tmp_path / "leads.csv", index=False)
+    activities.to_csv(tmp_path / "activities.csv", index=False)
+    argv = ["score", str(tmp_path / "leads.csv"), "-o", str(tmp_path / "scores.csv"), "--no-reasons"]
+    argv += ["--model", str(tiny_world.bundles["good"]), "--activities", str(tmp_path / "activities.csv")]
+    assert cli_main(argv) == 0
+    warnings = [line.split(" WARNING models.batch: ")[-1] for line in capsys.readouterr().err.splitlines()]
+    assert "employees: 2 values could not be read and scored as missing (e.g. 'abc')" in warnings
+    assert any(w.startswith("employees: 1 value outside [0, ] (e.g. -5.0)") for w in warnings), warnings
+    assert (
+        f"activities: 1 of {len(activities)} rows left out (1 unreadable occurred_at, e.g. '9999-01-01')"
+        in warnings
+    )
+    assert len(pd.read_csv(tmp_path / "scores.csv")) == len(leads)
 
 
 def test_console_script_scores_and_fails_cleanly(

@@ -52,6 +52,13 @@ def _unknown_status(raw: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _future_created(raw: pd.DataFrame) -> pd.DataFrame:
+    """One open lead created in 2262: it used to become the maturity reference and relabel every open lead."""
+    out = raw.astype({"created_at": object})
+    out.loc[out.index[out["status"] == "open"][0], "created_at"] = "2262-01-01"
+    return out
+
+
 def _few_won(raw: pd.DataFrame) -> pd.DataFrame:
     out = raw.copy()
     won = out.index[out["status"] == "won"]
@@ -68,6 +75,10 @@ CASES: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame] | None, str]] = {
     "unknown outcome values": (
         _unknown_status,
         "validate: error: validation failed: 1 problem: outcome: 3 unknown status values (e.g. 'pending')",
+    ),
+    "created in the future": (
+        _future_created,
+        "validate: error: validation failed: 1 problem: created_at: 1 timestamp before 1900-01-01 or after ",
     ),
     "empty file": (None, "pull: error: export file is empty: "),
     "missing mapped column": (

@@ -43,6 +43,28 @@ def test_pull_writes_canonical_leads_activities_and_summary(
     assert activities[schema.ACTIVITY_AT].dtype.kind == "M"
     youngest = leads[schema.CREATED_AT].max()
     assert youngest < pd.Timestamp("2023-01-01") + pd.Timedelta(days=730 - 90)
+    # A simulated CRM has its own clock: its export time is the pull time (maturity reference, gate bound).
+    assert (
+        summary["pulled_at"] == "2024-12-31T00:00:00" == summary["leads"]["reference_time"].replace(" ", "T")
+    )
+
+
+def test_files_export_is_judged_at_the_pull_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadscore.crm.simulator import simulate_crm, write_export
+    from leadscore.params import load_params
+
+    write_params(tmp_path, kind="files", files={"leads": "export/leads.csv"})
+    monkeypatch.chdir(tmp_path)
+    loaded = load_params(tmp_path / "params.yaml")
+    write_export(simulate_crm(loaded.simulate, 1, 14), tmp_path / "export", file_format="csv")
+    export_end = pd.Timestamp("2023-01-01") + pd.Timedelta(days=730)
+    # Pulled when the export ends: young leads are immature; pulled a year later: every open lead is old.
+    fresh = pull.pull(loaded, tmp_path / "fresh", now=export_end)
+    late = pull.pull(loaded, tmp_path / "late", now=export_end + pd.Timedelta(days=365))
+    assert fresh["pulled_at"] == export_end.isoformat()
+    assert fresh["leads"]["dropped_immature"] > 0
+    assert late["leads"]["dropped_immature"] == 0
+    assert late["leads"]["old_open_as_lost"] > fresh["leads"]["old_open_as_lost"]
 
 
 def test_pull_with_missing_export_file_exits_2_with_one_readable_line(

@@ -227,3 +227,39 @@ def test_timezone_aware_timestamps_become_naive_utc() -> None:
     raw["Created"] = ["2024-01-01T10:00:00+02:00"] * 5
     leads = to_canonical(raw, export_mapping(), POLICY.model_copy(update={"maturity_days": 0}))
     assert leads[schema.CREATED_AT].iloc[0] == pd.Timestamp("2024-01-01 08:00:00")
+
+
+@pytest.mark.parametrize("placeholder", ["9999-01-01", "0001-01-01"])
+def test_out_of_range_activity_dates_are_unreadable_not_wrapped(placeholder: str) -> None:
+    """A "no date" placeholder parses at microsecond resolution but is outside the nanosecond clock: left
+    as a valid time it wrapped to 1815 downstream and counted as past activity."""
+    when = pd.Series([pd.Timestamp("2024-01-01"), pd.Timestamp(placeholder)], dtype="datetime64[us]")
+    for column in (when, when.astype("str")):  # as Parquet delivers it, and as CSV text
+        raw = pd.DataFrame({"who": [1, 1], "when": column, "what": ["a", "b"]})
+        mapping = ActivityMapping(lead_id="who", occurred_at="when", activity_type="what")
+        activities, report = map_activities(raw, mapping)
+        assert activities[schema.ACTIVITY_TYPE].tolist() == ["a"]
+        assert report["parse_failures"] == {schema.ACTIVITY_AT: 1}
+        assert report["parse_examples"][schema.ACTIVITY_AT].startswith(placeholder)
+
+
+def test_parse_failures_record_the_export_row_of_their_example() -> None:
+    raw = export_frame()
+    raw.loc[3, "Created"] = "notadate"
+    mapped = map_leads(raw, export_mapping(), POLICY, require_outcome=False)
+    assert mapped.report.parse_failures[schema.CREATED_AT] == 1
+    assert mapped.report.parse_example_rows[schema.CREATED_AT] == 3
+    assert mapped.report.parse_example_rows["employees"] == 1  # "n/a"
+
+
+def test_maturity_is_judged_against_the_pull_time_not_the_newest_created_at() -> None:
+    """One bogus future created_at used to become the reference and make every open lead old, so lost."""
+    raw = export_frame()
+    raw.loc[4, "Created"] = "2262-01-01"
+    pulled_at = pd.Timestamp("2024-07-05")
+    leads = map_leads(raw, export_mapping(), POLICY, reference_time=pulled_at).leads.set_index(schema.LEAD_ID)
+    assert "104" not in leads.index  # open and 10 days old at the pull: immature, left out
+    assert leads.loc["102", schema.LABEL] == 0  # open and half a year old: lost
+    explicit = POLICY.model_copy(update={"reference_time": "2024-01-10"})  # configured: wins over the pull
+    young = map_leads(raw, export_mapping(), explicit, reference_time=pulled_at).leads[schema.LEAD_ID]
+    assert "102" not in set(young)

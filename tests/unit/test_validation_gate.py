@@ -228,3 +228,48 @@ def test_feature_checks_are_ignored_for_a_column_the_detector_keeps_out(leads: p
     )
     assert not allowed.success
     assert sorted(f.check for f in allowed.failures) == ["missing_rate", "range"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        (
+            "created_at",
+            "2262-01-01",
+            "created_at: 1 timestamp before 1900-01-01 or after 2024-06-02 00:00:00",
+        ),
+        ("closed_at", "0001-01-01", "closed_at: 1 timestamp before 1900-01-01 or after 2024-06-02"),
+        ("created_at", "1899-12-31", "created_at: 1 timestamp before 1900-01-01"),
+    ],
+)
+def test_timestamps_after_the_pull_or_before_1900_fail_with_one_line(
+    leads: pd.DataFrame, column: str, value: str, expected: str
+) -> None:
+    """One future created_at would otherwise move the maturity reference of a whole export."""
+    bad = leads.copy()
+    bad[column] = bad[column].astype("datetime64[us]")
+    bad.loc[5, column] = pd.Timestamp(value)
+    lines = _lines(bad)
+    hits = [line for line in lines if "timestamp" in line]
+    assert len(hits) == 1, lines
+    assert expected in hits[0]
+
+
+def test_activity_after_the_pull_fails_and_no_pull_time_checks_the_lower_bound_only(
+    leads: pd.DataFrame, activities: pd.DataFrame
+) -> None:
+    late = activities.copy()
+    late.loc[3, "occurred_at"] = pd.Timestamp("2030-01-01")
+    assert any(line.startswith("activities.occurred_at: 1 timestamp") for line in _lines(leads, late))
+    assert _lines(leads, late, summary=pull_summary(pulled_at=None)) == []
+
+
+def test_gate_ranges_come_from_the_shared_table_the_api_and_batch_use() -> None:
+    from leadscore import schema
+
+    kinds = dict.fromkeys(schema.NUMERIC_ROLES, "f")
+    suite = build_suite(kinds, PARAMS, current_year=2026)
+    ranges = {
+        e.meta["column"]: (e.min_value, e.max_value) for e in suite.expectations if e.meta["check"] == "range"
+    }
+    assert ranges == {**schema.NUMERIC_RANGES, "founded_year": (1800, 2026)}  # capped at the current year
