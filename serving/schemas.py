@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadscore import schema
-from serving.store.store import utc_naive
+from leadscore.timestamps import utc_naive
 
 MAX_ACTIVITIES_PER_LEAD = 10_000
 
@@ -66,6 +66,12 @@ Number = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
+def _plausible(column: str) -> Any:
+    # The training gate's own bounds (schema.NUMERIC_RANGES): a value it would reject is a 422, not a score.
+    low, high = schema.NUMERIC_RANGES[column]
+    return Field(ge=low, le=high)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
@@ -92,10 +98,10 @@ class LeadIn(_Strict):
     lead_id: Annotated[str, Field(min_length=1, max_length=128)]
     created_at: Timestamp
     industry: Text | None = None
-    employees: Number | None = None
-    annual_revenue: Number | None = None
+    employees: Annotated[Number, _plausible(schema.EMPLOYEES)] | None = None
+    annual_revenue: Annotated[Number, _plausible(schema.ANNUAL_REVENUE)] | None = None
     country: Text | None = None
-    founded_year: Number | None = None
+    founded_year: Annotated[Number, _plausible(schema.FOUNDED_YEAR)] | None = None
     contact_title: Text | None = None
     budget_status: Text | None = None
     purchase_timeframe: Text | None = None

@@ -17,11 +17,11 @@ from fastapi import APIRouter, Depends, Query
 from leadscore.monitoring._common import to_jsonable
 from leadscore.monitoring.cbpe import CBPE, simulate_metric_band
 from leadscore.monitoring.metrics import decile_table, evaluate_scores
+from leadscore.timestamps import utc_naive
 from serving.deps import ServicesDep, require_api_key
 from serving.errors import ApiError, error_responses
 from serving.schemas import AccuracyResponse, EstimatedAccuracy, RealizedAccuracy
 from serving.settings import ServingSettings
-from serving.store import utc_naive
 
 router = APIRouter(prefix="/v1", tags=["monitoring"], dependencies=[Depends(require_api_key)])
 

@@ -1,6 +1,6 @@
 """Prediction log: SQLAlchemy tables, packaged alembic migrations, the store and its background writer."""
 
-from serving.store.store import OutcomeRecord, OutcomeUpsertResult, PredictionRow, PredictionStore, utc_naive
+from serving.store.store import OutcomeRecord, OutcomeUpsertResult, PredictionRow, PredictionStore
 from serving.store.writer import PredictionWriter
 
 __all__ = [
@@ -9,5 +9,4 @@ __all__ = [
     "PredictionRow",
     "PredictionStore",
     "PredictionWriter",
-    "utc_naive",
 ]

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from leadscore.timestamps import utc_naive
 from serving.store.db import create_store_engine, run_migrations
 from serving.store.tables import feature_layouts, outcomes, predictions
 
@@ -62,13 +63,6 @@ class OutcomeUpsertResult:
     updated: int = 0
     unchanged: int = 0
     unknown_lead_ids: list[str] = field(default_factory=list)
-
-
-def utc_naive(value: datetime) -> datetime:
-    """Normalise a datetime to naive UTC (naive input is taken to be UTC already)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -443,5 +437,4 @@ __all__ = [
     "OutcomeUpsertResult",
     "PredictionRow",
     "PredictionStore",
-    "utc_naive",
 ]

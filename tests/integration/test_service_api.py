@@ -177,6 +177,20 @@ def test_string_for_a_number_is_a_422_naming_the_field(client: httpx.Client, liv
     assert batch.json()["error"]["field"] == "leads.1.employees"
 
 
+@pytest.mark.parametrize(("field", "value"), [("employees", -5), ("founded_year", 1e308)])
+def test_implausible_number_is_a_422_naming_the_field(
+    client: httpx.Client, live_leads: LiveLeads, field: str, value: float
+) -> None:
+    payload = lead_payloads(live_leads.leads.iloc[:2], None)
+    payload[1][field] = value
+    single = client.post("/v1/score", json=payload[1], headers=AUTH)
+    assert single.status_code == 422
+    assert single.json()["error"]["field"] == field
+    batch = client.post("/v1/score/batch", json={"leads": payload}, headers=AUTH)
+    assert batch.status_code == 422
+    assert batch.json()["error"]["field"] == f"leads.1.{field}"
+
+
 def test_missing_created_at_is_a_422(client: httpx.Client, live_leads: LiveLeads) -> None:
     payload = lead_payloads(live_leads.leads.iloc[:1], None)[0]
     del payload["created_at"]

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from features.schema import FeatureSpec
+from leadscore import schema
 from leadscore.crm.mapping import extra_column_names
 from leadscore.params import Mapping
 from serving.errors import ApiError, install_error_handlers
@@ -56,6 +57,20 @@ def test_wrong_types_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ValidationError) as info:
         LeadIn.model_validate({**LEAD, field: value})
     assert error_locs(info.value)[0][0] == field
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("employees", -5), ("annual_revenue", -0.01), ("founded_year", 1e308), ("founded_year", 1066)],
+)
+def test_numbers_the_training_gate_rejects_are_rejected_naming_the_field(field: str, value: float) -> None:
+    low, high = schema.NUMERIC_RANGES[field]
+    assert (low is not None and value < low) or (high is not None and value > high)  # the gate's own table
+    with pytest.raises(ValidationError) as info:
+        LeadIn.model_validate({**LEAD, field: value})
+    assert error_locs(info.value) == [(field,)]
+    edge = low if low is not None else high  # the bound itself is plausible
+    assert LeadIn.model_validate({**LEAD, field: edge}).model_dump()[field] == edge
 
 
 def test_unknown_field_is_rejected() -> None:
