@@ -62,6 +62,16 @@ Timestamp = Annotated[
     AfterValidator(utc_naive),
 ]
 Text = Annotated[str, Field(max_length=512)]
+
+
+def _not_blank(value: str) -> str:
+    # The feature code reads a blank id as missing (results and log rows are keyed by it): refuse it here.
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+LeadId = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_not_blank)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
@@ -95,7 +105,7 @@ class LeadIn(_Strict):
     named like the model's intent features (see GET /v1/model ``metadata.feature_names``), not both.
     """
 
-    lead_id: Annotated[str, Field(min_length=1, max_length=128)]
+    lead_id: LeadId
     created_at: Timestamp
     industry: Text | None = None
     employees: Annotated[Number, _plausible(schema.EMPLOYEES)] | None = None
@@ -159,7 +169,7 @@ class BatchScoreRequest(_Strict):
         # the leads carry. The error names the repeat's own field, like every other 422.
         first: dict[str, int] = {}
         for i, lead in enumerate(self.leads):
-            seen = first.setdefault(lead.lead_id, i)
+            seen = first.setdefault(lead.lead_id.strip(), i)  # the feature code strips ids
             if seen != i:
                 detail = InitErrorDetails(
                     type=PydanticCustomError(
@@ -208,7 +218,7 @@ class BatchScoreResponse(_Out):
 class OutcomeIn(_Strict):
     """A lead that closed in the CRM."""
 
-    lead_id: Annotated[str, Field(min_length=1, max_length=128)]
+    lead_id: LeadId
     outcome: Literal["won", "lost"]
     closed_at: Timestamp
 

@@ -50,6 +50,8 @@ def test_string_for_a_number_is_rejected_not_coerced() -> None:
         ("industry", 5),
         ("created_at", 1700000000),
         ("lead_id", 17),
+        ("lead_id", " "),
+        ("lead_id", "\u00a0"),
         ("employees", float("nan")),
     ],
 )
@@ -151,8 +153,9 @@ def test_timestamps_outside_plausible_years_name_the_field(field: str, value: st
     assert error_locs(info.value) == [("activities", 0, "occurred_at")]
 
 
-def test_a_repeated_lead_id_in_a_batch_names_the_repeat() -> None:
-    leads = [{**LEAD, "activities": None, "lead_id": lead_id} for lead_id in ("X", "L1", "L1")]
+@pytest.mark.parametrize("repeat", ["L1", " L1 "])
+def test_a_repeated_lead_id_in_a_batch_names_the_repeat(repeat: str) -> None:
+    leads = [{**LEAD, "activities": None, "lead_id": lead_id} for lead_id in ("X", "L1", repeat)]
     with pytest.raises(ValidationError) as info:
         BatchScoreRequest.model_validate({"leads": leads})
     assert error_locs(info.value) == [("leads", 2, "lead_id")]
