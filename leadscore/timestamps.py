@@ -24,7 +24,9 @@ NAT = np.iinfo(np.int64).min  # numpy's own NaT bit pattern, so datetime64 views
 LOWEST = np.datetime64("1677-09-22", "D")
 BEYOND = np.datetime64("2262-04-11", "D")
 RANGE_TEXT = f"{LOWEST} .. {BEYOND - 1}"
-# Slack on "not after the pull time" for time zones and clock skew (label policy and validation gate).
+# Plausible CRM times (the validation gate, the API): nothing before this (0001-01-01 style placeholders) and
+# nothing after the pull time plus CLOCK_TOLERANCE, the slack for time zones and clock skew.
+EARLIEST_PLAUSIBLE = pd.Timestamp("1900-01-01")
 CLOCK_TOLERANCE = pd.Timedelta(days=1)
 
 

@@ -12,11 +12,13 @@ from typing import Any
 
 import pandas as pd
 
+from leadscore import schema
 from leadscore.errors import LeadscoreError, SourceError
 from leadscore.logs import configure_logging
 from leadscore.params import Params, load_params
 
 VALIDATION_SUMMARY = Path("reports/validation/summary.json")
+SPLIT_COLUMN = "split"  # features.dataset.SPLIT_COLUMN, without importing the feature code
 
 
 def run_stage(name: str, body: Callable[[Params], None], params_path: str = "params.yaml") -> None:
@@ -60,6 +62,69 @@ def read_stage_parquet(
     except Exception as exc:  # pyarrow raises several types for corrupt files; the user needs the file name
         first = str(exc).splitlines()[0][:200] if str(exc) else ""
         raise error(f"{path} is not a readable Parquet file ({type(exc).__name__}: {first})") from None
+
+
+def feature_frame_path(processed: Path) -> Path:
+    """data/processed/features.parquet, or the first parquet there that has lead_id and split columns."""
+    import pyarrow.parquet as pq
+
+    preferred = processed / "features.parquet"
+    candidates = [preferred] if preferred.exists() else sorted(processed.glob("*.parquet"))
+    for path in candidates:
+        try:
+            names = pq.read_schema(path).names
+        except Exception:  # noqa: BLE001 - an unreadable candidate is skipped; none readable is the error below
+            continue
+        if schema.LEAD_ID in names and SPLIT_COLUMN in names:
+            return path
+    raise SourceError(
+        f"no readable parquet file with '{schema.LEAD_ID}' and '{SPLIT_COLUMN}' columns in {processed}: "
+        "run the featurize stage first (dvc repro)"
+    )
+
+
+def load_periods(
+    interim: Path, processed: Path, splits: Sequence[str], columns: Sequence[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """Canonical leads of the ``splits`` periods, their activities and their rows of the feature frame.
+
+    The feature frame only says which period a lead is in (and carries its scoring moment and derived
+    columns); the leads are re-read from the canonical tables so that evaluation, registration and the report
+    score them through ``bundle.score``, the production path, rather than re-using training features.
+
+    Args:
+        interim: the pull stage's directory (leads.parquet, activities.parquet).
+        processed: the featurize stage's directory (the feature frame).
+        splits: the periods wanted ("train", "validation", "test").
+        columns: feature-frame columns to return besides lead_id, where present (e.g. "as_of").
+
+    Returns:
+        (leads, activities or None when there is no log, frame: lead_id as text plus the present ``columns``).
+
+    Raises:
+        SourceError: an input is missing or unreadable, or no lead belongs to those periods.
+    """
+    import pyarrow.parquet as pq
+
+    frame_path = feature_frame_path(processed)
+    available = set(pq.read_schema(frame_path).names) - {schema.LEAD_ID, SPLIT_COLUMN}
+    wanted = [schema.LEAD_ID, SPLIT_COLUMN, *[c for c in dict.fromkeys(columns) if c in available]]
+    frame = read_stage_parquet(frame_path, columns=wanted)
+    frame = frame.loc[frame[SPLIT_COLUMN].isin(list(splits))].drop(columns=SPLIT_COLUMN)
+    frame[schema.LEAD_ID] = frame[schema.LEAD_ID].astype("str")
+    ids = pd.Index(frame[schema.LEAD_ID].unique())
+    leads_path = interim / "leads.parquet"
+    leads = read_stage_parquet(leads_path)
+    leads = leads.loc[leads[schema.LEAD_ID].astype("str").isin(ids)].reset_index(drop=True)
+    if leads.empty:
+        raise SourceError(f"no lead of the {list(splits)} period(s) of {frame_path} is in {leads_path}")
+    activities = None
+    activities_path = interim / "activities.parquet"
+    if activities_path.exists():
+        activities = read_stage_parquet(activities_path)
+        keep = activities[schema.ACTIVITY_LEAD_ID].astype("str").isin(ids)
+        activities = activities.loc[keep].reset_index(drop=True)
+    return leads, activities, frame.reset_index(drop=True)
 
 
 def excluded_columns(summary_path: Path = VALIDATION_SUMMARY) -> list[dict[str, Any]]:

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from leadscore import schema
 from leadscore.errors import ModelQualityError, SourceError
@@ -45,11 +44,10 @@ from leadscore.monitoring.metrics import (
 )
 from leadscore.monitoring.plots import write_dvc_plots, write_png_plots
 from leadscore.params import EvaluateParams, Params
-from pipelines._entry import read_stage_parquet, run_stage, stage_arguments
+from pipelines._entry import load_periods, run_stage, stage_arguments
 
 logger = logging.getLogger(__name__)
 
-SPLIT_COLUMN = "split"
 TEST_SPLIT = "test"
 OUTPUT_COLUMNS = ("probability", "score", "band", "is_mql", "is_sql")
 # Canonical columns that only exist because the outcome is known: kept out of the reference frame (label is
@@ -73,49 +71,20 @@ class EvaluatePaths:
         return self.reports / "plots"
 
 
-def _feature_frame_path(processed: Path) -> Path:
-    """data/processed/features.parquet, or the first parquet there that has lead_id and split columns."""
-    preferred = processed / "features.parquet"
-    candidates = [preferred] if preferred.exists() else sorted(processed.glob("*.parquet"))
-    for path in candidates:
-        names = pq.read_schema(path).names
-        if schema.LEAD_ID in names and SPLIT_COLUMN in names:
-            return path
-    raise SourceError(f"no parquet file with '{schema.LEAD_ID}' and '{SPLIT_COLUMN}' columns in {processed}")
-
-
 def load_test_period(
     paths: EvaluatePaths, feature_names: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
     """Canonical test leads, their activities and their rows of the feature frame (lead_id + features).
 
     Raises:
-        SourceError: an input is missing or the test split matches no lead.
+        SourceError: an input is missing, the leads carry no label or the test split matches no lead.
     """
-    frame_path = _feature_frame_path(paths.processed)
-    available = pq.read_schema(frame_path).names
-    wanted = [schema.LEAD_ID, SPLIT_COLUMN, *[c for c in feature_names if c in available]]
-    if "as_of" in available:
-        wanted.append("as_of")
-    frame = read_stage_parquet(frame_path, columns=wanted)
-    frame = frame.loc[frame[SPLIT_COLUMN] == TEST_SPLIT].drop(columns=SPLIT_COLUMN)
-    frame[schema.LEAD_ID] = frame[schema.LEAD_ID].astype("str")
-    ids = pd.Index(frame[schema.LEAD_ID].unique())
-    leads = read_stage_parquet(paths.interim / "leads.parquet")
-    if schema.LABEL not in leads.columns:
+    test, activities, frame = load_periods(
+        paths.interim, paths.processed, [TEST_SPLIT], [*feature_names, "as_of"]
+    )
+    if schema.LABEL not in test.columns:
         raise SourceError(f"{paths.interim / 'leads.parquet'} has no '{schema.LABEL}' column")
-    test = leads.loc[leads[schema.LEAD_ID].astype("str").isin(ids)].reset_index(drop=True)
-    if test.empty:
-        raise SourceError(
-            f"the test split of {frame_path} matches no lead in {paths.interim / 'leads.parquet'}"
-        )
-    activities_path = paths.interim / "activities.parquet"
-    activities = None
-    if activities_path.exists():
-        activities = read_stage_parquet(activities_path)
-        keep = activities[schema.ACTIVITY_LEAD_ID].astype("str").isin(ids)
-        activities = activities.loc[keep].reset_index(drop=True)
-    return test, activities, frame.reset_index(drop=True)
+    return test, activities, frame
 
 
 def band_table(bands: Sequence[str], band: np.ndarray, y: np.ndarray) -> pd.DataFrame:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from leadscore import schema
 from leadscore.errors import SourceError
@@ -37,11 +36,10 @@ from leadscore.params import Params
 from leadscore.reporting.quarterly import QuarterlyReport, build_quarterly_report
 from leadscore.reporting.render import write_report
 from leadscore.reporting.segments import add_segments
-from pipelines._entry import read_stage_parquet, run_stage, stage_arguments
+from pipelines._entry import load_periods, run_stage, stage_arguments
 
 logger = logging.getLogger(__name__)
 
-SPLIT_COLUMN = "split"
 # Derived segments RevOps asks for, taken from the feature frame (see leadscore.reporting.segments).
 DERIVED_SEGMENTS = ("firmo_region", "firmo_size_band")
 # Canonical inputs compared for drift besides the segments (free text such as contact_title is left out).
@@ -62,22 +60,9 @@ class ReportPaths:
 
 def score_periods(paths: ReportPaths, bundle: Any, splits: Sequence[str]) -> pd.DataFrame:
     """Leads of ``splits`` scored by the bundle at their scoring moment, with segments and outcomes."""
-    frame_path = paths.processed / "features.parquet"
-    available = pq.read_schema(frame_path).names if frame_path.exists() else []
-    wanted = [schema.LEAD_ID, SPLIT_COLUMN, *[c for c in ("as_of", *DERIVED_SEGMENTS) if c in available]]
-    features = read_stage_parquet(frame_path, columns=wanted)
-    features = features[features[SPLIT_COLUMN].isin(list(splits))]
-    features[schema.LEAD_ID] = features[schema.LEAD_ID].astype("str")
-    ids = pd.Index(features[schema.LEAD_ID].unique())
-    leads = read_stage_parquet(paths.interim / "leads.parquet")
-    leads = leads.loc[leads[schema.LEAD_ID].astype("str").isin(ids)].reset_index(drop=True)
-    if leads.empty:
-        raise SourceError(f"no lead of the {list(splits)} split(s) is in {paths.interim / 'leads.parquet'}")
-    activities = None
-    activities_path = paths.interim / "activities.parquet"
-    if activities_path.exists():
-        activities = read_stage_parquet(activities_path)
-        activities = activities.loc[activities[schema.ACTIVITY_LEAD_ID].astype("str").isin(ids)]
+    leads, activities, features = load_periods(
+        paths.interim, paths.processed, splits, ("as_of", *DERIVED_SEGMENTS)
+    )
     # The batch job scores each lead once, at its scoring moment; reasons are not needed for accuracy.
     scored = bundle.score(leads, activities, with_reasons=False).reset_index(drop=True)
     keep = [
@@ -97,7 +82,7 @@ def score_periods(paths: ReportPaths, bundle: Any, splits: Sequence[str]) -> pd.
     out[schema.LEAD_ID] = out[schema.LEAD_ID].astype("str")
     for column in OUTPUTS:
         out[column] = scored[column].to_numpy()
-    extra = features.drop_duplicates(schema.LEAD_ID).drop(columns=SPLIT_COLUMN)
+    extra = features.drop_duplicates(schema.LEAD_ID)
     out = out.merge(extra, on=schema.LEAD_ID, how="left", validate="one_to_one")
     if "as_of" in out.columns:
         out = out.rename(columns={"as_of": "scored_at"})

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from leadscore.errors import DataValidationError, LeakageError
+from leadscore.errors import DataValidationError, LeakageError, SourceError
 from leadscore.params import Params
-from pipelines._entry import run_stage, stage_arguments
+from pipelines._entry import read_stage_parquet, run_stage, stage_arguments
 
 if TYPE_CHECKING:
     from leadscore.validation.report import ValidationReport
@@ -57,7 +57,7 @@ def run_validation(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DI
             as_of_offset_days=params.base.as_of_offset_days,
             seed=params.base.seed,
         )
-    if activities_problem and not activities_problem.endswith("not found"):
+    if activities_problem and (in_dir / "activities.parquet").exists():
         report.failures.insert(0, ValidationFailure("readable", "activities", activities_problem))
         report.success = False
     elif activities_problem:
@@ -107,16 +107,13 @@ def validate(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DIR) -> 
 
 
 def _read_parquet(path: Path) -> tuple[pd.DataFrame | None, str | None]:
-    """(frame, None) or (None, readable problem)."""
-    if not path.exists():
-        return None, f"{path} not found"
-    if path.stat().st_size == 0:
+    """(frame, None) or (None, readable problem): the gate reports an unreadable input instead of raising."""
+    if path.exists() and path.stat().st_size == 0:
         return None, f"{path} is empty (0 bytes): re-run the pull stage"
     try:
-        return pd.read_parquet(path), None
-    except Exception as exc:  # pyarrow raises several types for corrupt files; the user needs the file name
-        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        return None, f"{path} is not a readable Parquet file ({first})"
+        return read_stage_parquet(path), None
+    except SourceError as exc:
+        return None, str(exc)
 
 
 def _read_summary(path: Path) -> tuple[dict[str, Any] | None, str | None]:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from leadscore import schema
 from leadscore.params import Mapping, ValidateParams
-from leadscore.timestamps import CLOCK_TOLERANCE
+from leadscore.timestamps import CLOCK_TOLERANCE, EARLIEST_PLAUSIBLE
 from leadscore.validation.report import ValidationFailure
 
 # GX reads this when its context is created; analytics would try the network. Set before GX is imported.
@@ -42,7 +42,7 @@ TIMESTAMP_COLUMNS = (schema.CREATED_AT, schema.CLOSED_AT, schema.FIRST_CONTACT_A
 _EXAMPLES = 3
 # Plausible timestamps: nothing before 1900 (0001-01-01 style placeholders) and nothing after the pull time
 # plus a day of slack for time zones and clock skew (a future created_at would distort the maturity rule).
-EARLIEST_TIME = pd.Timestamp("1900-01-01")
+EARLIEST_TIME = EARLIEST_PLAUSIBLE
 TIME_TOLERANCE = CLOCK_TOLERANCE
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,14 +167,11 @@ def test_run_holds_flat_params_metrics_plots_and_validation_summary(
 
 def test_champion_alias_loads_the_same_scores_as_the_bundle(history: History, tiny_world: TinyWorld) -> None:
     uri = history.tracking.tracking_uri
-    started = time.perf_counter()
     loaded = load_bundle(f"models:/{NAME}@{CHAMPION}", tracking_uri=uri)
-    load_seconds = time.perf_counter() - started
     direct = ScoringBundle.load(tiny_world.bundles["good"])
     assert loaded.version == direct.version
     expected = direct.score(tiny_world.test_leads, tiny_world.test_activities)
     pd.testing.assert_frame_equal(loaded.score(tiny_world.test_leads, tiny_world.test_activities), expected)
-    assert load_seconds < 5.0
 
     with using_store(uri):
         pyfunc = mlflow.pyfunc.load_model(f"models:/{NAME}@{CHAMPION}")
