@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -103,6 +104,24 @@ def test_inserted_predictions_keep_values_and_features_without_nan(store: Predic
     assert math.isnan(first["firmo_employees"])
     assert first["intent_web_visits_7d"] == 3.0
     assert frame["firmo_employees"].dtype == "float64"  # numeric stays numeric for the drift monitor
+
+
+def test_non_finite_and_numpy_feature_values_are_stored_as_json(store: PredictionStore) -> None:
+    layout = {"a": 1.0, "b": "x", "c": 2.0, "d": 0.0}
+    odd = {"a": float("inf"), "b": "Zürich", "c": np.float64("nan"), "d": np.int64(7)}
+    renamed = {"a": -float("inf"), "e": 1e-05}  # not the version's layout: stored with its names
+    store.insert_predictions(
+        [
+            row("L1", 0.1, T0, features=layout),
+            row("L2", 0.2, T0, features=odd),
+            row("L3", 0.3, T0, features=renamed),
+        ]
+    )
+    with store.engine.connect() as conn:
+        stored = dict(conn.execute(select(predictions.c.lead_id, predictions.c.features)).all())
+    assert json.loads(stored["L1"]) == [1.0, "x", 2.0, 0.0]
+    assert json.loads(stored["L2"]) == [None, "Zürich", None, 7]
+    assert json.loads(stored["L3"]) == {"a": None, "e": 1e-05}
 
 
 def test_rows_of_several_model_versions_and_layouts_decode_together(store: PredictionStore) -> None:
