@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from leadscore.errors import ConfigError
+from leadscore.params import DEFAULT_MODEL_URI, DEFAULT_TRACKING_URI
 
 ENV_PREFIX = "LEADSCORE_"
 # Registry URIs go to MLflow; anything else must be a bundle directory on disk.
@@ -65,10 +66,9 @@ class ServingSettings(KeysFileSettings):
     )
 
     # "models:/lead_scorer@champion" (MLflow registry alias, polled for moves) or a bundle directory.
-    model_uri: str = "models:/lead_scorer@champion"
-    # Same default as registry.tracking_uri in params.yaml; serving cannot read params.yaml, so it is repeated
-    # here.
-    tracking_uri: str = "sqlite:///mlruns/mlflow.db"
+    model_uri: str = DEFAULT_MODEL_URI
+    # The registry section's default (serving never reads params.yaml; the constant is shared instead).
+    tracking_uri: str = DEFAULT_TRACKING_URI
     database_url: str = "sqlite:///leadscore-predictions.db"
     # Extra keys from the environment (for containers without a writable keys file): "name:sha256,...".
     api_keys: str = ""
