@@ -24,7 +24,13 @@ import pandas as pd
 
 from leadscore import schema
 from leadscore.errors import SchemaError
-from leadscore.timestamps import NAT, datetime64_ns, naive_utc_series, timestamp_ns
+from leadscore.timestamps import (
+    NAT,
+    datetime64_ns,
+    naive_utc_series,
+    out_of_range_message,
+    timestamp_ns,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +148,10 @@ _FAST_RANGE = (datetime(1678, 1, 1), datetime(2262, 4, 1))
 def _timestamp_ns(value: Any, column: str) -> int:
     if type(value) is datetime:
         # What API requests carry (pydantic datetimes, naive UTC): ~10x cheaper than building a Timestamp.
-        naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01+01:00 or 9999-12-31T23:00-05:00: UTC falls outside datetime
+            raise SchemaError(out_of_range_message(column, value)) from None
         if _FAST_RANGE[0] <= naive <= _FAST_RANGE[1]:
             return (naive - _EPOCH) // _ONE_MICROSECOND * 1000
     if _is_missing_scalar(value):

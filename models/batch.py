@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     raw_activities = read_table_file(args.activities) if args.activities is not None else None
     bundle = load_model(args.model, args.tracking_uri)
     mapping = _mapping(bundle, args.mapping)
-    leads, activities = canonical_export(raw_leads, raw_activities, mapping)
+    leads, activities = canonical_export(raw_leads, raw_activities, mapping, as_of=as_of)
     scored = score_in_chunks(
         bundle,
         leads,
@@ -146,7 +146,11 @@ def parse_as_of(value: str | None) -> pd.Timestamp | None:
 
 
 def canonical_export(
-    raw_leads: pd.DataFrame, raw_activities: pd.DataFrame | None, mapping: Mapping
+    raw_leads: pd.DataFrame,
+    raw_activities: pd.DataFrame | None,
+    mapping: Mapping,
+    *,
+    as_of: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Map an unlabeled (or labeled) export onto canonical leads and activities, keeping every lead.
 
@@ -155,12 +159,14 @@ def canonical_export(
 
     Values the mapping could not read are not fatal (they are scored as missing, and unreadable activity rows
     are left out), but they are logged per column with a count and an example, as are numbers outside
-    ``schema.NUMERIC_RANGES``: a run must not quietly score typos. An unreadable created_at is fatal, since
-    it decides when the lead is scored.
+    ``schema.NUMERIC_RANGES``: a run must not quietly score typos. An unreadable created_at is fatal without
+    ``as_of``, since it then decides when the lead is scored; with ``as_of`` every lead is scored at that
+    moment, so it is only warned about, as a blank one is.
 
     Raises:
         SourceError: A mapped column is missing from the export.
-        ConfigError: a created_at value cannot be read as a time (the message names the lead).
+        ConfigError: without ``as_of``, a created_at value cannot be read as a time (the message names the
+            lead).
     """
     from leadscore.crm.mapping import map_activities, map_leads
 
@@ -170,7 +176,7 @@ def canonical_export(
     without_outcome = raw_leads.drop(columns=outcome_columns)
     # No status column, so no label policy applies: the default policy is only a required argument.
     mapped = map_leads(without_outcome, mapping, LabelPolicy(), require_outcome=False)
-    _check_parse_failures(mapped.report, without_outcome[mapping.lead_id])
+    _check_parse_failures(mapped.report, without_outcome[mapping.lead_id], created_at_decides=as_of is None)
     leads = mapped.leads
     _warn_out_of_range(leads)
     if raw_activities is None:
@@ -190,10 +196,10 @@ def canonical_export(
     return leads, activities
 
 
-def _check_parse_failures(report: MappingReport, raw_ids: pd.Series) -> None:
-    """Stop on an unreadable created_at (naming the lead); warn about every other unreadable column."""
+def _check_parse_failures(report: MappingReport, raw_ids: pd.Series, *, created_at_decides: bool) -> None:
+    """Stop on an unreadable created_at when it decides the scoring moment (naming the lead); else warn."""
     failures, examples = report.parse_failures, report.parse_examples
-    if schema.CREATED_AT in failures:
+    if created_at_decides and schema.CREATED_AT in failures:
         lead = raw_ids.iloc[report.parse_example_rows[schema.CREATED_AT]]
         raise ConfigError(
             f"created_at of lead {str(lead)!r} cannot be read as a time: {examples[schema.CREATED_AT]!r}"

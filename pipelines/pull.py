@@ -11,6 +11,12 @@ The pull time is the maturity reference (``source.label.reference_time`` overrid
 its age when the export was taken, never by the newest created_at in it, which one bogus future date would
 move. A simulated export has its own clock (``simulate.start`` may lie in the future), so its export time is
 its pull time.
+
+For file and SQL sources the pull time is the wall clock, so the labels depend on the day the stage runs:
+the same export pulled a month later has more leads old enough to count (their open ones become lost) and
+so different labels, a different model and different metrics. For reproducible runs (a DVC experiment, a
+re-run of last quarter's training, CI) pin ``source.label.reference_time`` to the moment the export was
+taken (configs/olist.yaml does; configs/README.md explains).
 """
 
 from __future__ import annotations
@@ -84,7 +90,11 @@ def pull(params: Params, out_dir: Path = OUT_DIR, now: pd.Timestamp | None = Non
 
 
 def pull_time(params: Params, now: pd.Timestamp | None = None) -> pd.Timestamp:
-    """When the export is taken (naive UTC): the simulator's export time, else ``now`` or the clock."""
+    """When the export is taken (naive UTC): the simulator's export time, else ``now`` or the clock.
+
+    The clock makes file / SQL labels depend on the day of the run (see the module docstring): pin
+    ``source.label.reference_time`` for a reproducible pull.
+    """
     if params.source.kind == "simulator":
         return export_time(params.simulate)
     if now is not None:

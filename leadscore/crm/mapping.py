@@ -344,6 +344,25 @@ def map_leads(
     return MappedLeads(leads=out, report=report)
 
 
+def status_outcomes(status: pd.Series, policy: LabelPolicy) -> pd.Series:
+    """Each CRM status as won / lost / open by the policy's values, else ``"unknown"`` (missing ones too).
+
+    The one reading of a CRM's statuses: the pull stage labels leads with it and ``leadscore report
+    --outcomes`` reads the export's outcomes with it, so "Closed Won" means the same in both.
+    """
+    text = _as_key(status).str.casefold()
+
+    def values(raw: list[str]) -> set[str]:
+        return {_normalise_status_value(v) for v in raw}
+
+    outcome = pd.Series(OUTCOME_UNKNOWN, index=status.index, dtype=object)
+    outcome[text.isin(values(policy.won_values)).to_numpy()] = schema.OUTCOME_WON
+    outcome[text.isin(values(policy.lost_values)).to_numpy()] = schema.OUTCOME_LOST
+    outcome[text.isin(values(policy.open_values)).to_numpy()] = schema.OUTCOME_OPEN
+    outcome[status.isna().to_numpy()] = OUTCOME_UNKNOWN
+    return outcome.astype("str")
+
+
 def _apply_label_policy(
     leads: pd.DataFrame,
     policy: LabelPolicy,
@@ -353,17 +372,7 @@ def _apply_label_policy(
     reference_time: pd.Timestamp | None,
 ) -> pd.DataFrame:
     """Derive outcome and label, and drop leads whose outcome cannot be known yet."""
-    status = leads[schema.STATUS].astype("str").str.strip().str.casefold()
-
-    def values(raw: list[str]) -> set[str]:
-        return {_normalise_status_value(v) for v in raw}
-
-    outcome = pd.Series(OUTCOME_UNKNOWN, index=leads.index, dtype=object)
-    outcome[status.isin(values(policy.won_values)).to_numpy()] = schema.OUTCOME_WON
-    outcome[status.isin(values(policy.lost_values)).to_numpy()] = schema.OUTCOME_LOST
-    outcome[status.isin(values(policy.open_values)).to_numpy()] = schema.OUTCOME_OPEN
-    outcome[leads[schema.STATUS].isna().to_numpy()] = OUTCOME_UNKNOWN
-    leads = leads.assign(**{schema.OUTCOME: outcome.astype("str")})
+    leads = leads.assign(**{schema.OUTCOME: status_outcomes(leads[schema.STATUS], policy)})
     report.outcome_counts = {str(k): int(v) for k, v in leads[schema.OUTCOME].value_counts().items()}
     unknown = leads[schema.OUTCOME] == OUTCOME_UNKNOWN
     if unknown.any():

@@ -6,8 +6,10 @@ Two sources, as RevOps has them:
   service's own ``database_url`` setting, i.e. ``LEADSCORE_DATABASE_URL``, or ``--database-url``), or
 * a batch-scored file (``--scored FILE``: the output of ``leadscore score``, CSV or Parquet) with the CRM
   export it was scored from (``--outcomes FILE``): joined on lead_id, the export gives each lead's
-  created_at (its cohort), status or outcome (won / lost / open) and closed_at, plus the segment columns.
-  An outcome counts only once it is closed by the report's as_of moment.
+  created_at (its cohort), status or outcome and closed_at, plus the segment columns. Statuses are read
+  with ``--params``' ``source.label`` won / lost / open values (default: those words), as the pull stage
+  reads them; a status that is none of them stops the command. An outcome counts only once it is closed by
+  the report's as_of moment.
 
 The DVC ``report`` stage builds the same report from the pipeline's own data (pipelines/report.py), and the
 service answers it on ``GET /v1/report`` (serving/routes/report.py).
@@ -23,8 +25,8 @@ import pandas as pd
 
 from leadscore import schema
 from leadscore.errors import ConfigError, SourceError
-from leadscore.params import BandParams, ReportParams, load_params
-from leadscore.reporting.quarterly import SCORED_AT, build_quarterly_report
+from leadscore.params import BandParams, LabelPolicy, ReportParams, load_params
+from leadscore.reporting.quarterly import SCORED_AT, build_quarterly_report, parse_quarter
 from leadscore.reporting.render import write_report
 from leadscore.reporting.segments import add_segments
 from leadscore.urls import redact_url
@@ -45,6 +47,10 @@ OUTCOME_COLUMNS = (
 )
 
 
+# The prediction store's databases (the service's database_url setting accepts the same).
+LOG_BACKENDS = ("sqlite", "postgresql")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the sub-command's options."""
     parser.add_argument("--quarter", required=True, help="report quarter, e.g. 2026Q3")
@@ -58,8 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--outcomes",
         type=Path,
-        help="with --scored: the CRM export the scores came from (lead_id, created_at, status or outcome "
-        "won/lost/open, closed_at, segment columns), joined on lead_id",
+        help="with --scored: the CRM export the scores came from (lead_id, created_at, status or outcome, "
+        "closed_at, segment columns), joined on lead_id; statuses are read with the --params "
+        "source.label won/lost/open values",
     )
     parser.add_argument(
         "--database-url",
@@ -72,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--params",
         type=Path,
-        help="params.yaml whose `report` and `bands` sections to use (default: defaults)",
+        help="params.yaml whose `report`, `bands` and `source.label` sections to use (default: defaults)",
     )
     parser.add_argument(
         "--as-of", dest="as_of", help="knowledge time of the report (default: latest timestamp in the data)"
@@ -81,10 +88,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def database_url(explicit: str | None) -> str:
-    """The prediction log: ``--database-url``, else the service's own setting (one default, one loader)."""
-    from serving.settings import load_settings
+    """The prediction log: ``--database-url``, else the service's own setting (one default, one loader).
 
-    return load_settings(**({"database_url": explicit} if explicit else {})).database_url
+    An explicit URL is checked on its own: loading the service's settings would validate every LEADSCORE_*
+    variable (a model URI the report never uses could stop it) and name the environment variable in the error.
+    """
+    if explicit is None:
+        from serving.settings import load_settings
+
+        return load_settings().database_url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(explicit).get_backend_name()
+    except ArgumentError:
+        raise ConfigError("--database-url: is not a SQLAlchemy URL (e.g. sqlite:///predictions.db)") from None
+    if backend not in LOG_BACKENDS:
+        raise ConfigError(f"--database-url: backend {backend!r} is not supported (sqlite or postgresql)")
+    return explicit
 
 
 def read_prediction_log(url: str, quarter: str, params: ReportParams, bands: BandParams) -> pd.DataFrame:
@@ -96,7 +118,7 @@ def read_prediction_log(url: str, quarter: str, params: ReportParams, bands: Ban
     from models.bands import BandScheme
     from serving.store import PredictionStore
 
-    parsed = make_url(url)  # validated by the settings loader
+    parsed = make_url(url)  # validated by database_url()
     database = parsed.database
     if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
         if not Path(database).exists():  # SQLite would create an empty file and report "no such table"
@@ -116,10 +138,43 @@ def read_prediction_log(url: str, quarter: str, params: ReportParams, bands: Ban
         store.close()
 
 
+def export_outcomes(status: pd.Series, label: LabelPolicy, where: str) -> pd.Series:
+    """The export's statuses as won / lost / open (missing when blank), read as the pull stage reads them.
+
+    Raises:
+        SourceError: a status is none of the label policy's won / lost / open values (a CRM's own wording,
+            such as "Closed Won", needs ``--params`` with its ``source.label``); reading it as unknown would
+            leave the report without outcomes and still say all is well.
+    """
+    from leadscore.crm.mapping import OUTCOME_UNKNOWN, status_outcomes
+
+    outcome = status_outcomes(status, label)
+    present = status.notna() & status.astype("str").str.strip().ne("")
+    unknown = present & (outcome == OUTCOME_UNKNOWN)
+    if unknown.any():
+        values = sorted(status[unknown].astype("str").str.strip().unique())
+        shown = ", ".join(repr(v) for v in values[:10]) + (
+            f" (+{len(values) - 10} more)" if len(values) > 10 else ""
+        )
+        raise SourceError(
+            f"{where}: status values {shown} are none of source.label's won {label.won_values}, lost "
+            f"{label.lost_values} or open {label.open_values} (pass --params with the CRM's values)"
+        )
+    return outcome.where(present)
+
+
 def read_scored(
-    scored_path: Path, outcomes_path: Path | None, segment_columns: list[str] | None = None
+    scored_path: Path,
+    outcomes_path: Path | None,
+    segment_columns: list[str] | None = None,
+    label: LabelPolicy | None = None,
+    status_column: str = schema.STATUS,
 ) -> pd.DataFrame:
-    """A ``leadscore score`` file, joined on lead_id with the export's creation time, outcome and segments."""
+    """A ``leadscore score`` file, joined on lead_id with the export's creation time, outcome and segments.
+
+    The export's ``status_column`` (``source.mapping.status``) becomes the outcome through ``label``
+    (``source.label``, default won / lost / open); a canonical ``outcome`` column is taken as it is.
+    """
     from leadscore.crm.sources import read_table_file
 
     scored = read_table_file(scored_path)
@@ -131,8 +186,9 @@ def read_scored(
         export = read_table_file(outcomes_path)
         if schema.LEAD_ID not in export.columns:
             raise SourceError(f"{outcomes_path} has no {schema.LEAD_ID} column")
-        if schema.OUTCOME not in export.columns and schema.STATUS in export.columns:
-            export = export.rename(columns={schema.STATUS: schema.OUTCOME})
+        if schema.OUTCOME not in export.columns and status_column in export.columns:
+            where = f"{outcomes_path} column {status_column!r}"
+            export[schema.OUTCOME] = export_outcomes(export[status_column], label or LabelPolicy(), where)
         wanted = [*OUTCOME_COLUMNS, *(segment_columns or [])]
         keep = [c for c in dict.fromkeys(wanted) if c in export.columns and c not in scored.columns]
         export = export[[schema.LEAD_ID, *keep]].drop_duplicates(schema.LEAD_ID, keep="last")
@@ -153,10 +209,17 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_params(args.params) if args.params else None
     params = loaded.report if loaded else ReportParams()
     bands = loaded.bands if loaded else BandParams()
+    parse_quarter(args.quarter)  # a typo stops here, before anything is read
     if args.outcomes and not args.scored:
         raise ConfigError("--outcomes goes with --scored (the prediction log has the posted outcomes)")
     if args.scored:
-        scored = read_scored(args.scored, args.outcomes, params.segment_columns)
+        scored = read_scored(
+            args.scored,
+            args.outcomes,
+            params.segment_columns,
+            label=loaded.source.label if loaded else None,
+            status_column=loaded.source.mapping.status if loaded else schema.STATUS,
+        )
         source = f"batch-scored file {args.scored.name}" + (
             f" joined with the outcomes of {args.outcomes.name}" if args.outcomes else ""
         )

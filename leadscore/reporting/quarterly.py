@@ -43,6 +43,7 @@ from leadscore.monitoring.metrics import (
     score_tables,
 )
 from leadscore.params import ReportParams
+from leadscore.timestamps import RANGE_TEXT, datetime64_ns, naive_utc_series
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ _MATURED = "_matured"
 _REPORT_COLUMNS = {_QUARTER, _MONTH, _MATURED}
 # The headline realized cohort is the latest one with at least this share of matured leads (if any has).
 REALIZED_MIN_MATURED_SHARE = 0.9
+# Report quarters are CRM history: anything outside these years is a typo.
+QUARTER_YEARS = (1900, 2200)
 
 
 class ReportInputError(MonitoringInputError):
@@ -147,9 +150,15 @@ def parse_quarter(quarter: str) -> pd.Period:
     """Parse "2025Q2" / "2025-Q2" / "2025q2" into a quarterly Period."""
     text = str(quarter).strip().upper().replace("-", "").replace(" ", "")
     try:
-        return pd.Period(text, freq="Q")
+        period = pd.Period(text, freq="Q")
     except (ValueError, TypeError):
         raise ReportInputError(f"quarter {quarter!r} is not like 2025Q2") from None
+    # Years 1 and 9999 parse, but their window's neighbours (years 0, 10000) are no datetime.
+    if not QUARTER_YEARS[0] <= period.year <= QUARTER_YEARS[1]:
+        raise ReportInputError(
+            f"quarter {quarter!r}: the year must be within {QUARTER_YEARS[0]}-{QUARTER_YEARS[1]}"
+        )
+    return period
 
 
 def _timestamps(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -157,9 +166,18 @@ def _timestamps(frame: pd.DataFrame, column: str) -> pd.Series:
         values = pd.to_datetime(frame[column], errors="raise")
     except (ValueError, TypeError):
         raise ReportInputError(f"scored leads: column {column!r} is not a timestamp") from None
-    if getattr(values.dt, "tz", None) is not None:
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.astype("datetime64[ns]")
+    values = naive_utc_series(values)
+    # CRM placeholders ("9999-12-31" = no date) parse, but the nanosecond clock cannot hold them: they count
+    # as missing (a lead without a real close date has not closed), with a warning saying how many.
+    ns, beyond = datetime64_ns(values.to_numpy(), column, coerce=True)
+    if beyond.any():
+        logger.warning(
+            "scored leads: %d %s values outside %s (placeholders such as 9999-12-31) read as missing",
+            int(beyond.sum()),
+            column,
+            RANGE_TEXT,
+        )
+    return pd.Series(ns.view("datetime64[ns]"), index=frame.index, name=column)
 
 
 def prepare_scored(scored: pd.DataFrame) -> pd.DataFrame:
@@ -417,8 +435,12 @@ def recommend(
     segments: dict[str, pd.DataFrame],
     params: ReportParams,
     reference_auc: float | None = None,
+    n_outcomes: int | None = None,
 ) -> list[Recommendation]:
-    """Turn the figures into actions; every recommendation names its rule and threshold."""
+    """Turn the figures into actions; every recommendation names its rule and threshold.
+
+    ``n_outcomes`` is how many leads had a won or lost outcome by the report's as_of moment, matured or not.
+    """
     recs: list[Recommendation] = []
 
     def check(
@@ -592,6 +614,24 @@ def recommend(
                         threshold=params.min_auc,
                     )
                 )
+    if not recs and realized is None:
+        # Without realized accuracy "no action" would vouch for what nobody could check.
+        if not n_outcomes:
+            message = "No realized outcomes: no lead has a won or lost outcome yet, so accuracy is not judged"
+        else:
+            message = (
+                f"No realized accuracy yet: no cohort has {params.min_segment_count} matured leads with both "
+                "outcomes, so accuracy is not judged"
+            )
+        recs.append(
+            Recommendation(
+                "watch",
+                f"{message} (estimates and drift are within every rule)",
+                "no realized outcomes (report.min_segment_count matured won/lost leads)",
+                metric="outcomes",
+                value=n_outcomes,
+            )
+        )
     if not recs:
         recs.append(
             Recommendation(
@@ -660,6 +700,7 @@ def build_quarterly_report(
     # the label policy's old-open-as-lost, stands).
     if schema.CLOSED_AT in frame.columns:
         frame.loc[frame[schema.CLOSED_AT] > report_as_of, schema.LABEL] = np.nan
+    n_outcomes = int(frame[schema.LABEL].notna().sum())
     frame[_MATURED] = (born.fillna(frame[SCORED_AT]) <= cutoff) & frame[schema.LABEL].notna()
     # Labels of immature leads are hidden: judging a cohort on its early outcomes is biased.
     frame.loc[~frame[_MATURED], schema.LABEL] = np.nan
@@ -790,7 +831,14 @@ def build_quarterly_report(
         if _both_classes(ref_y[keep]):
             reference_auc = evaluate_scores(ref_y[keep], ref_p[keep])["auc"]
     recommendations = recommend(
-        realized_info, estimated_info, cohorts, drift, segments, params, reference_auc=reference_auc
+        realized_info,
+        estimated_info,
+        cohorts,
+        drift,
+        segments,
+        params,
+        reference_auc=reference_auc,
+        n_outcomes=n_outcomes,
     )
 
     realized_row: dict[str, Any] = {}

@@ -195,6 +195,27 @@ def test_bad_input_is_one_line_and_exit_code_2(
     assert not out.exists()
 
 
+def test_with_as_of_an_unreadable_created_at_is_scored_like_a_blank_one_with_a_warning(
+    export_files: dict[str, Path], tiny_world: TinyWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--as-of fixes every lead's scoring moment, so created_at decides nothing: a typo in it must not stop
+    the run while a blank one is scored."""
+    raw = pd.read_csv(export_files["csv"] / "leads.csv", dtype={"lead_id": str})
+    scores = {}
+    for name, value in (("typo", "notadate"), ("blank", None)):
+        leads = raw.copy()
+        leads.loc[4, "created_at"] = value
+        leads.to_csv(tmp_path / f"{name}.csv", index=False)
+        argv = ["score", str(tmp_path / f"{name}.csv"), "-o", str(tmp_path / f"{name}_scores.csv")]
+        argv += ["--model", str(tiny_world.bundles["good"]), "--no-reasons", "--as-of", "2025-06-30"]
+        assert cli_main(argv) == 0
+        scores[name] = pd.read_csv(tmp_path / f"{name}_scores.csv", dtype={"lead_id": str})
+    err = capsys.readouterr().err
+    assert "created_at: 1 value could not be read and scored as missing (e.g. 'notadate')" in err
+    assert len(scores["typo"]) == len(raw)
+    pd.testing.assert_frame_equal(scores["typo"], scores["blank"])
+
+
 def test_unreadable_values_are_scored_as_missing_with_one_warning_per_column(
     export_files: dict[str, Path], tiny_world: TinyWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

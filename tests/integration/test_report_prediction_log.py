@@ -128,6 +128,16 @@ def test_report_command_on_an_empty_log_is_one_line(
     )
 
 
+@pytest.mark.parametrize("quarter", ["9999Q4", "0001Q1"])
+def test_report_command_on_a_quarter_outside_crm_history_is_one_line(
+    quarter: str, prediction_log: tuple[Path, pd.DataFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = prediction_log
+    assert cli_main(["report", "--quarter", quarter, "--database-url", f"sqlite:///{path}"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (f"leadscore report: error: quarter '{quarter}': the year must be within 1900-2200")
+
+
 def test_report_command_without_a_prediction_log_says_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -152,9 +162,10 @@ def test_report_route_serves_the_same_report_as_json_and_html(
         wrong = client.get("/v1/report", params={"quarter": "2025Q3"}, headers={"X-API-Key": "lsk_wrong"})
         assert wrong.status_code == 401
         auth = {"X-API-Key": API_KEY}
-        bad = client.get("/v1/report", params={"quarter": "Q9-25"}, headers=auth)
-        assert bad.status_code == 422
-        assert bad.json()["error"]["field"] == "quarter"
+        for quarter in ("Q9-25", "9999Q4", "0001Q1"):
+            bad = client.get("/v1/report", params={"quarter": quarter}, headers=auth)
+            assert bad.status_code == 422, (quarter, bad.text)
+            assert bad.json()["error"]["field"] == "quarter"
         response = client.get("/v1/report", params={"quarter": "2025Q3"}, headers=auth)
         assert response.status_code == 200, response.text
         payload = response.json()
@@ -181,13 +192,34 @@ def test_report_command_reads_the_services_database_setting(
     assert payload["source"].startswith(f"prediction log sqlite:///{path}")
 
 
-def test_report_command_checks_the_database_url_like_the_service_without_echoing_the_password(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "mysql://report:s3cret@db.internal/leads",
+            "backend 'mysql' is not supported (sqlite or postgresql)",
+        ),
+        ("report:s3cret@db.internal", "is not a SQLAlchemy URL (e.g. sqlite:///predictions.db)"),
+    ],
+)
+def test_report_command_checks_the_database_url_naming_the_option_without_echoing_the_password(
+    url: str, problem: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = "mysql://report:s3cret@db.internal/leads"
     assert cli_main(["report", "--quarter", "2025Q3", "--database-url", url]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith(
-        "leadscore report: error: invalid settings: LEADSCORE_DATABASE_URL: backend 'mysql' is not supported"
-    )
+    assert last == f"leadscore report: error: --database-url: {problem}"
     assert "s3cret" not in last
+
+
+def test_an_explicit_database_url_is_not_stopped_by_the_services_other_settings(
+    prediction_log: tuple[Path, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report reads the log only: a model URI the service could not load is none of its business."""
+    path, _ = prediction_log
+    monkeypatch.setenv("LEADSCORE_MODEL_URI", str(tmp_path / "nonexistent"))
+    out = tmp_path / "report"
+    assert (
+        cli_main(["report", "--quarter", "2025Q3", "--database-url", f"sqlite:///{path}", "--out", str(out)])
+        == 0
+    )
+    assert [p.suffix for p in sorted(out.iterdir())] == [".html", ".json"]

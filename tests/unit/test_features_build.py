@@ -1,3 +1,5 @@
+from datetime import datetime, timedelta, timezone
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,3 +104,18 @@ def test_column_normalisers_agree_for_small_and_large_inputs() -> None:
     stamps = np.array(["2024-01-01T00:00:00Z", None, pd.Timestamp("2024-01-01 01:00")] * 30, dtype=object)
     assert to_nanoseconds(stamps, "t").tolist() == to_nanoseconds(stamps[:3], "t").tolist() * 30
     assert to_nanoseconds(stamps[:3], "t")[1] == NAT
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),  # UTC would be year 0
+        datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5))),  # UTC would be year 10000
+    ],
+)
+def test_aware_datetimes_whose_utc_leaves_the_calendar_are_a_schema_error(value: datetime) -> None:
+    """The plain-datetime fast path (API requests) converts to UTC first, which overflows at the calendar's
+    ends: that must be the same one-line range error as any other placeholder, not an OverflowError."""
+    for values in ([value], [value] * 40):  # one by one, and the batch path
+        with pytest.raises(SchemaError, match="'t': .* is outside the supported time range"):
+            to_nanoseconds(np.array(values, dtype=object), "t")

@@ -10,6 +10,7 @@ import pytest
 from scipy.special import expit, logit
 
 from leadscore.params import ReportParams
+from leadscore.reporting.prediction_log import log_window
 from leadscore.reporting.quarterly import ReportInputError, build_quarterly_report, parse_quarter
 from leadscore.reporting.render import render_html, render_json
 
@@ -267,6 +268,19 @@ def test_quarter_spellings() -> None:
         parse_quarter("Q5 of 2025")
 
 
+@pytest.mark.parametrize("quarter", ["9999Q4", "0001Q1", "1899Q4", "2201Q1"])
+def test_quarters_outside_crm_history_are_an_input_error(quarter: str) -> None:
+    """Year 1 and 9999 parse, but the report window's neighbours (years 0 and 10000) are no datetime."""
+    with pytest.raises(ReportInputError, match=f"quarter '{quarter}': the year must be within 1900-2200"):
+        parse_quarter(quarter)
+
+
+@pytest.mark.parametrize("quarter", ["1900Q1", "2200Q4"])
+def test_the_window_of_the_extreme_allowed_quarters_is_a_datetime_range(quarter: str) -> None:
+    start, end = log_window(quarter, ReportParams())
+    assert start < end
+
+
 def test_outcomes_recorded_after_the_as_of_date_are_not_known_yet() -> None:
     """A lead old enough to be matured but still open on the report day must not count as won or lost."""
     created = pd.Timestamp("2025-01-15")
@@ -285,3 +299,28 @@ def test_outcomes_recorded_after_the_as_of_date_are_not_known_yet() -> None:
     assert cohort["n"] == 4
     assert cohort["n_matured"] == 2
     assert report.summary["leads_matured"] == 2
+
+
+def test_without_any_outcome_the_report_never_says_no_action() -> None:
+    """An all-clear needs realized accuracy: with no won/lost outcome at all, the report says so instead."""
+    frame = scored_leads(n=4000, seed=11).drop(columns=["label", "closed_at"])
+    report = build_quarterly_report(frame, "2025Q2", PARAMS, seed=3)
+    assert report.realized is None
+    messages = [r.message for r in report.recommendations]
+    assert not any(m.startswith("No action") for m in messages), messages
+    assert messages == [
+        "No realized outcomes: no lead has a won or lost outcome yet, so accuracy is not judged (estimates "
+        "and drift are within every rule)"
+    ]
+    assert "No action" not in render_html(report)
+
+
+def test_outcomes_too_few_to_judge_are_not_an_all_clear_either() -> None:
+    frame = scored_leads(n=4000, seed=11)
+    frame.loc[frame.index[50:], "label"] = np.nan  # 50 outcomes: below min_segment_count in every cohort
+    report = build_quarterly_report(frame, "2025Q2", PARAMS, seed=3)
+    assert report.realized is None
+    assert [r.message for r in report.recommendations] == [
+        "No realized accuracy yet: no cohort has 100 matured leads with both outcomes, so accuracy is not "
+        "judged (estimates and drift are within every rule)"
+    ]
