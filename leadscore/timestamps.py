@@ -24,16 +24,30 @@ NAT = np.iinfo(np.int64).min  # numpy's own NaT bit pattern, so datetime64 views
 LOWEST = np.datetime64("1677-09-22", "D")
 BEYOND = np.datetime64("2262-04-11", "D")
 RANGE_TEXT = f"{LOWEST} .. {BEYOND - 1}"
-# Plausible CRM times (the validation gate, the API): nothing before this (0001-01-01 style placeholders) and
-# nothing after the pull time plus CLOCK_TOLERANCE, the slack for time zones and clock skew.
-EARLIEST_PLAUSIBLE = pd.Timestamp("1900-01-01")
+# Plausible CRM times, one definition for the validation gate and the API: placeholders such as 0001-01-01
+# ("unset") or 9999-12-31 ("no date") parse as dates but mean "unknown". The API refuses years outside
+# PLAUSIBLE_YEARS (inclusive); the gate refuses anything before EARLIEST_PLAUSIBLE and after the pull time
+# plus CLOCK_TOLERANCE, the slack for time zones and clock skew.
+PLAUSIBLE_YEARS = (1900, 2200)
+EARLIEST_PLAUSIBLE = pd.Timestamp(year=PLAUSIBLE_YEARS[0], month=1, day=1)
 CLOCK_TOLERANCE = pd.Timedelta(days=1)
 
 
-def utc_naive(value: datetime) -> datetime:
-    """A datetime as naive UTC (naive input is taken to be UTC already)."""
+def utc_naive(value: datetime, *, column: str = "date-time") -> datetime:
+    """A datetime as naive UTC (naive input is taken to be UTC already).
+
+    Raises:
+        SchemaError: the conversion leaves Python's datetime range (9999-12-31T23:00-05:00 is year 10000 in
+            UTC); callers at the edges turn it into their one-line error instead of an OverflowError.
+    """
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise SchemaError(
+                f"{column} {str(value)[:40]!r} is outside the representable date-time range once converted "
+                "to UTC"
+            ) from None
     return value
 
 

@@ -12,6 +12,7 @@ excluded from every dump and dropped before a record reaches the model, the pred
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -28,7 +29,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadscore import schema
-from leadscore.timestamps import utc_naive
+from leadscore.timestamps import PLAUSIBLE_YEARS, utc_naive
 
 MAX_ACTIVITIES_PER_LEAD = 10_000
 
@@ -40,15 +41,12 @@ def _iso_string(value: Any) -> Any:
     raise ValueError("expected an ISO 8601 date-time string")
 
 
-# The years a CRM timestamp can plausibly fall in. Placeholders such as 9999-12-31 ("no date") or 0001-01-01
-# parse as datetimes but overflow the scoring clock (int64 nanoseconds, plus the as-of offset): refuse them
-# here, naming the field, before they reach the model. Checked on the value as sent, before the conversion to
-# UTC, which itself overflows at the ends of the datetime range.
-TIMESTAMP_YEARS = (1900, 2200)
-
-
+# Placeholders such as 9999-12-31 ("no date") or 0001-01-01 parse as datetimes but overflow the scoring clock
+# (int64 nanoseconds, plus the as-of offset): refuse them here, naming the field, before they reach the model.
+# Checked on the value as sent, before the conversion to UTC, which itself overflows at the ends of the
+# datetime range. The years are the validation gate's (leadscore.timestamps), so the API and training agree.
 def _within_years(value: datetime) -> datetime:
-    low, high = TIMESTAMP_YEARS
+    low, high = PLAUSIBLE_YEARS
     if not low <= value.year <= high:
         raise ValueError(f"must be a date-time between the years {low} and {high}")
     return value
@@ -61,17 +59,38 @@ Timestamp = Annotated[
     AfterValidator(_within_years),
     AfterValidator(utc_naive),
 ]
-Text = Annotated[str, Field(max_length=512)]
 
 
-def _not_blank(value: str) -> str:
-    # The feature code reads a blank id as missing (results and log rows are keyed by it): refuse it here.
-    if not value.strip():
-        raise ValueError("must not be blank")
+# Strings that reach the prediction log or key its rows must not carry control characters: PostgreSQL refuses
+# a NUL in any text column ("text fields cannot contain NUL"), and a row the database refuses must be refused
+# here, as a 422 naming the field, not discovered by the log writer after the lead was scored. Identifiers
+# (lead ids, activity types, extra and intent names) take no control character at all; free text may hold
+# tabs and line breaks (a "need" typed into a CRM form) but never a NUL.
+def _no_control_characters(value: str) -> str:
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError("must not contain control characters")
     return value
 
 
-LeadId = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_not_blank)]
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _lead_id(value: str) -> str:
+    # The feature code strips ids and reads a blank one as missing (results and log rows are keyed by it):
+    # strip here too, so scoring and outcomes use the same key for " L1 " and "L1", and refuse a blank id.
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return _no_control_characters(value)
+
+
+Text = Annotated[str, Field(max_length=512), AfterValidator(_no_nul)]
+Name = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_control_characters)]
+ModelVersion = Annotated[str, Field(max_length=64), AfterValidator(_no_control_characters)]
+LeadId = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_lead_id)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
@@ -95,7 +114,7 @@ class Activity(_Strict):
     """One engagement event of the lead (web visit, e-mail click, demo request...)."""
 
     occurred_at: Timestamp
-    activity_type: Annotated[str, Field(min_length=1, max_length=64)]
+    activity_type: Name
 
 
 class LeadIn(_Strict):
@@ -117,7 +136,7 @@ class LeadIn(_Strict):
     purchase_timeframe: Text | None = None
     need: Text | None = None
     lead_source: Text | None = None
-    extras: dict[Annotated[str, Field(min_length=1, max_length=64)], Text | Number | None] | None = Field(
+    extras: dict[Name, Text | Number | None] | None = Field(
         None,
         description="Extra export columns the model was trained with, under their export names (matched like "
         "the pull stage names them: `Lead Quality` is the model's `xcat_lead_quality`) or their model column "
@@ -127,7 +146,7 @@ class LeadIn(_Strict):
         None, description="Score the lead as of this moment (default: created_at + the model's offset)."
     )
     activities: list[Activity] | None = Field(None, max_length=MAX_ACTIVITIES_PER_LEAD)
-    intent: dict[Annotated[str, Field(min_length=1, max_length=64)], NonNegative | None] | None = None
+    intent: dict[Name, NonNegative | None] | None = None
     # PII: accepted, never stored, logged or scored.
     contact_name: Text | None = Field(None, exclude=True, description="Accepted and dropped (never stored).")
     email: Text | None = Field(None, exclude=True, description="Accepted and dropped (never stored).")
@@ -169,7 +188,7 @@ class BatchScoreRequest(_Strict):
         # the leads carry. The error names the repeat's own field, like every other 422.
         first: dict[str, int] = {}
         for i, lead in enumerate(self.leads):
-            seen = first.setdefault(lead.lead_id.strip(), i)  # the feature code strips ids
+            seen = first.setdefault(lead.lead_id, i)  # already stripped, like the feature code does
             if seen != i:
                 detail = InitErrorDetails(
                     type=PydanticCustomError(

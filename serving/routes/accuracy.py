@@ -17,21 +17,22 @@ from fastapi import APIRouter, Depends, Query
 from leadscore.monitoring._common import to_jsonable
 from leadscore.monitoring.cbpe import CBPE, simulate_metric_band
 from leadscore.monitoring.metrics import decile_table, evaluate_scores
-from leadscore.timestamps import utc_naive
 from serving.deps import ServicesDep, require_api_key
 from serving.errors import ApiError, error_responses
-from serving.schemas import AccuracyResponse, EstimatedAccuracy, RealizedAccuracy
+from serving.schemas import AccuracyResponse, EstimatedAccuracy, ModelVersion, RealizedAccuracy, Timestamp
 from serving.settings import ServingSettings
 
 router = APIRouter(prefix="/v1", tags=["monitoring"], dependencies=[Depends(require_api_key)])
 
-Start = Annotated[datetime | None, Query(description="Scored at or after (ISO 8601; naive = UTC).")]
-End = Annotated[datetime | None, Query(description="Scored before (ISO 8601; naive = UTC).")]
+# The scoring API's bounded Timestamp (plausible years, then naive UTC): a placeholder such as 9999-12-31 is a
+# 422 naming the parameter, not an overflow in the conversion to UTC.
+Start = Annotated[Timestamp | None, Query(description="Scored at or after (ISO 8601; naive = UTC).")]
+End = Annotated[Timestamp | None, Query(description="Scored before (ISO 8601; naive = UTC).")]
 
 
 def check_window(start: datetime | None, end: datetime | None) -> None:
-    """Refuse an empty or inverted window with a 422 naming ``end``."""
-    if start is not None and end is not None and utc_naive(end) <= utc_naive(start):
+    """Refuse an empty or inverted window with a 422 naming ``end`` (both are naive UTC already)."""
+    if start is not None and end is not None and end <= start:
         raise ApiError(422, "validation_error", "end must be after start", "end")
 
 
@@ -49,9 +50,7 @@ def get_accuracy(
     services: ServicesDep,
     start: Start = None,
     end: End = None,
-    model_version: Annotated[
-        str | None, Query(max_length=64, description="Only scores by this model.")
-    ] = None,
+    model_version: Annotated[ModelVersion | None, Query(description="Only scores by this model.")] = None,
 ) -> AccuracyResponse:
     """Read the log and compute both views."""
     check_window(start, end)

@@ -19,7 +19,7 @@ from serving.deps import ModelDep, Services, ServicesDep, require_api_key
 from serving.errors import error_responses
 from serving.model_holder import LoadedModel
 from serving.routes.accuracy import End, Start, check_window
-from serving.schemas import DriftResponse
+from serving.schemas import DriftResponse, ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,7 @@ def get_drift(
     start: Start = None,
     end: End = None,
     model_version: Annotated[
-        str | None,
-        Query(max_length=64, description="Only scores by this model (default: the serving model)."),
+        ModelVersion | None, Query(description="Only scores by this model (default: the serving model).")
     ] = None,
 ) -> DriftResponse:
     """Compare the logged feature values with the reference.

@@ -22,17 +22,19 @@ def create_store_engine(url: str) -> Engine:
 
     SQLite gets WAL (readers do not block the writer), a busy timeout instead of "database is locked" errors
     and ``synchronous=NORMAL`` (durable at checkpoints, several times faster than FULL). PostgreSQL gets
-    pre-ping so a restarted server does not fail the first request after it.
+    pre-ping so a restarted server does not fail the first request after it. Both hide statement parameters
+    in exception messages: a failed insert's message would otherwise carry lead ids and feature values into
+    the logs.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -8,9 +8,12 @@ back and forth between the event loop and the writer (measured: a quarter of the
 when the buffer is full) and takes everything in one go.
 
 Nothing is dropped silently: a full buffer makes the producer wait or, with a timeout (the event loop cannot
-wait), refuse its rows so the request is refused (back-pressure instead of loss); a failed insert is retried
-with back-off; ``stop()`` drains everything before the process exits, and if the database stays down it gives
-up after ``stop_retries`` attempts and counts and logs the rows it could not write.
+wait), refuse its rows so the request is refused (back-pressure instead of loss); an insert that failed for
+a transient reason (the database is down or locked) is retried with back-off; ``stop()`` drains everything
+before the process exits, and if the database stays down it gives up after ``stop_retries`` attempts and
+counts and logs the rows it could not write. Rows the database refuses for what they hold (a NUL, a value too
+long) are the exception: retrying them would stall the log for good and then, once the buffer is full, every
+request. They are bisected out of their batch, so the rest is written, and counted as ``rejected``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from serving.store.store import PredictionRow, PredictionStore
 
@@ -65,6 +70,7 @@ class PredictionWriter:
         self.written = 0
         self.failed_batches = 0
         self.lost = 0
+        self.rejected = 0
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -148,28 +154,81 @@ class PredictionWriter:
         rows = [row for item in items for row in item]
         if not rows:
             return
+        todo: deque[Sequence[PredictionRow]] = deque(
+            rows[start : start + self._batch_size] for start in range(0, len(rows), self._batch_size)
+        )
+        rejected = 0
         backoff = 0.5
-        for start in range(0, len(rows), self._batch_size):
-            batch = rows[start : start + self._batch_size]
-            attempt = 0
-            while True:
-                attempt += 1
-                try:
-                    self.written += self._store.insert_predictions(batch)
-                    break
-                except Exception:
-                    self.failed_batches += 1
-                    logger.exception(
-                        "prediction log insert failed (%d rows); retrying in %.1f s", len(batch), backoff
-                    )
-                    # ``_stopping`` too, not only ``final``: stop() may come while this batch is retried.
-                    if (final or self._stopping) and attempt >= self._stop_retries:
-                        # Shutting down with the database gone: say what is lost rather than hang forever.
-                        self.lost += len(rows) - start
-                        logger.error("prediction log: %d rows not written before shutdown", len(rows) - start)
-                        return
-                    if self._stopping:
-                        time.sleep(_STOP_BACKOFF_SECONDS)
+        attempt = 0
+        while todo:
+            batch = todo[0]
+            try:
+                self.written += self._store.insert_predictions(batch)
+            except Exception as exc:
+                if is_permanent(exc):
+                    # The database refuses these rows themselves: retrying cannot help and would stall the log
+                    # (and, once the buffer fills, every request). Bisect to write the good rows.
+                    todo.popleft()
+                    if len(batch) == 1:
+                        rejected += 1
                     else:
-                        self._stop_requested.wait(backoff)
-                    backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+                        middle = len(batch) // 2
+                        todo.extendleft((batch[middle:], batch[:middle]))
+                    attempt = 0
+                    continue
+                attempt += 1
+                self.failed_batches += 1
+                # Class and driver message only: the engine hides parameters, and no row value is logged.
+                logger.error(
+                    "prediction log insert failed (%d rows, %s); retrying in %.1f s",
+                    len(batch),
+                    _describe(exc),
+                    backoff,
+                )
+                # ``_stopping`` too, not only ``final``: stop() may come while this batch is retried.
+                if (final or self._stopping) and attempt >= self._stop_retries:
+                    # Shutting down with the database gone: say what is lost rather than hang forever.
+                    unwritten = sum(len(b) for b in todo)
+                    self.lost += unwritten
+                    logger.error("prediction log: %d rows not written before shutdown", unwritten)
+                    break
+                if self._stopping:
+                    time.sleep(_STOP_BACKOFF_SECONDS)
+                else:
+                    self._stop_requested.wait(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+                continue
+            todo.popleft()
+            attempt = 0
+        if rejected:
+            self.rejected += rejected
+            logger.error(
+                "prediction log: %d of %d rows rejected by the database and not written (%d rejected so far)",
+                rejected,
+                len(rows),
+                self.rejected,
+            )
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether an insert failed because of the rows themselves (retrying the same rows fails again).
+
+    The database refusing a value (DataError: a NUL in a PostgreSQL text column, a string too long), a broken
+    constraint (IntegrityError), or a value the driver or SQLAlchemy cannot even bind (StatementError caused
+    by a ValueError or TypeError, or the same raised while encoding the row). Everything else
+    (OperationalError: connection lost, database locked, table missing during a migration) is transient and
+    retried.
+    """
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return False
+    if isinstance(exc, StatementError):
+        return isinstance(exc.orig, ValueError | TypeError)
+    return isinstance(exc, ValueError | TypeError)
+
+
+def _describe(exc: BaseException) -> str:
+    reason = getattr(exc, "orig", None) or exc
+    lines = str(reason).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__

@@ -153,6 +153,47 @@ def test_timestamps_outside_plausible_years_name_the_field(field: str, value: st
     assert error_locs(info.value) == [("activities", 0, "occurred_at")]
 
 
+@pytest.mark.parametrize("bad", ["\u0000", "L\u00001", "L\u001f1", "L\u007f1", "L\u00851"])
+@pytest.mark.parametrize(
+    ("patch", "loc"),
+    [
+        (lambda v: {"lead_id": v}, ("lead_id",)),
+        (
+            lambda v: {"activities": [{"occurred_at": "2025-03-02T10:00:00Z", "activity_type": v}]},
+            ("activities", 0, "activity_type"),
+        ),
+        (lambda v: {"activities": None, "intent": {f"intent_{v}": 1.0}}, ("intent",)),
+        (lambda v: {"extras": {f"Plan{v}": "pro"}}, ("extras",)),
+    ],
+)
+def test_control_characters_in_ids_and_names_are_rejected_naming_the_field(bad: str, patch, loc) -> None:
+    """PostgreSQL refuses a NUL in text; a scored row it refuses used to stall the prediction log for good."""
+    with pytest.raises(ValidationError) as info:
+        LeadIn.model_validate({**LEAD, **patch(bad)})
+    assert error_locs(info.value)[0][: len(loc)] == loc
+    assert "control characters" in info.value.errors()[0]["msg"]
+
+
+def test_free_text_takes_tabs_and_line_breaks_but_no_nul() -> None:
+    assert (
+        LeadIn.model_validate({**LEAD, "need": "CRM\tmigration\r\nby Q3"}).need == "CRM\tmigration\r\nby Q3"
+    )
+    for field, value in (("industry", "soft\u0000ware"), ("extras", {"plan": "pro\u0000"})):
+        with pytest.raises(ValidationError) as info:
+            LeadIn.model_validate({**LEAD, field: value})
+        assert error_locs(info.value)[0][0] == field
+
+
+def test_lead_ids_are_stripped_alike_for_scores_and_outcomes() -> None:
+    """The feature code strips ids, so " L1 " is scored and logged as L1: its outcome must be stored as L1."""
+    assert LeadIn.model_validate({**LEAD, "lead_id": " L1 "}).lead_id == "L1"
+    outcome = {"lead_id": "\tL1\n", "outcome": "won", "closed_at": "2025-04-01T00:00:00Z"}
+    assert OutcomesRequest.model_validate({"outcomes": [outcome]}).outcomes[0].lead_id == "L1"
+    with pytest.raises(ValidationError) as info:
+        OutcomesRequest.model_validate({"outcomes": [{**outcome, "lead_id": "L\u00001"}]})
+    assert error_locs(info.value) == [("outcomes", 0, "lead_id")]
+
+
 @pytest.mark.parametrize("repeat", ["L1", " L1 "])
 def test_a_repeated_lead_id_in_a_batch_names_the_repeat(repeat: str) -> None:
     leads = [{**LEAD, "activities": None, "lead_id": lead_id} for lead_id in ("X", "L1", repeat)]

@@ -299,3 +299,56 @@ def test_writer_refuses_rows_after_the_timeout_when_full_instead_of_blocking(tmp
     writer.stop()
     assert writer.lost == 0
     store.close()
+
+
+def test_writer_writes_the_good_rows_and_rejects_the_bad_ones_without_retrying(
+    store: PredictionStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row the database refuses used to be retried forever: flush never returned, the buffer filled up and
+    every /v1/score became a 503. Now the batch is bisected, the good rows land and the bad ones are counted.
+
+    The refusals are real on both databases: a NUL in text (PostgreSQL: DataError; SQLite stores it, so there
+    the row is only a control), a missing lead id (IntegrityError, NOT NULL) and a text where a timestamp
+    belongs (SQLite: StatementError from SQLAlchemy's TypeError; PostgreSQL: DataError).
+    """
+    postgres = store.engine.dialect.name == "postgresql"
+    writer = PredictionWriter(store, batch_size=8, flush_seconds=0.05)
+    writer.start()
+    rows = [row(f"G{i}", 0.5, T0) for i in range(20)]
+    rows[3] = {**rows[3], "lead_id": "SECRET-NUL\x00"}
+    rows[9] = {**rows[9], "lead_id": None}
+    rows[16] = {**rows[16], "scored_at": "SECRET-not-a-time"}
+    writer.submit(rows[:12])
+    writer.submit(rows[12:])
+    assert writer.flush(timeout=20)
+    refused = 3 if postgres else 2
+    assert writer.rejected == refused
+    assert writer.written == 20 - refused
+    assert writer.failed_batches == 0  # never treated as an outage
+    assert store.count_predictions() == 20 - refused
+    with store.engine.connect() as conn:
+        stored = set(conn.scalars(select(predictions.c.lead_id)))
+    good = {f"G{i}" for i in range(20) if i not in (3, 9, 16)}
+    assert good <= stored
+    assert f"{refused} of 20 rows rejected" in caplog.text
+    assert "SECRET" not in caplog.text  # counts only, no values
+    writer.submit([row("AFTER", 0.5, T0)])  # the log keeps going
+    assert writer.flush(timeout=10)
+    assert store.count_predictions() == 21 - refused
+    writer.stop()
+    assert writer.lost == 0
+
+
+def test_only_errors_about_the_rows_themselves_are_permanent() -> None:
+    from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
+
+    from serving.store.writer import is_permanent
+
+    orig = Exception("driver says no")
+    assert is_permanent(DataError("INSERT", {}, orig))
+    assert is_permanent(IntegrityError("INSERT", {}, orig))
+    assert is_permanent(StatementError("bind", "INSERT", {}, TypeError("not a datetime")))
+    assert is_permanent(ValueError("unserialisable feature value"))
+    assert not is_permanent(OperationalError("INSERT", {}, orig))  # database down or locked: retry
+    assert not is_permanent(StatementError("bind", "INSERT", {}, RuntimeError("?")))
+    assert not is_permanent(RuntimeError("?"))

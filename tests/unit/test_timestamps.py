@@ -10,7 +10,7 @@ import pytest
 
 from features.columns import NAT, scalar_to_nanoseconds, to_nanoseconds
 from leadscore.errors import SchemaError
-from leadscore.timestamps import datetime64_ns, timestamp_ns
+from leadscore.timestamps import datetime64_ns, timestamp_ns, utc_naive
 
 PLACEHOLDERS = ["9999-12-31", "9999-01-01", "0001-01-01"]
 
@@ -52,3 +52,14 @@ def test_coerce_turns_out_of_range_values_into_nat_and_reports_them() -> None:
     ns, bad = datetime64_ns(values, "occurred_at", coerce=True)
     assert bad.tolist() == [False, True, False, True]
     assert ns.tolist() == [pd.Timestamp("2024-01-01").value, NAT, NAT, NAT]
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+01:00"])
+def test_utc_conversion_past_the_datetime_range_is_a_schema_error_not_an_overflow(value: str) -> None:
+    """Both are valid aware datetimes whose UTC form is year 10000 or year 0: an OverflowError was a 500."""
+    with pytest.raises(
+        SchemaError, match=r"^start '.*' is outside the representable date-time range"
+    ) as info:
+        utc_naive(datetime.fromisoformat(value), column="start")
+    assert "\n" not in str(info.value)
+    assert utc_naive(datetime.fromisoformat("2025-03-01T01:00:00+02:00")) == datetime(2025, 2, 28, 23)
