@@ -43,7 +43,7 @@ from leadscore.monitoring.metrics import (
     score_tables,
 )
 from leadscore.params import ReportParams
-from leadscore.timestamps import RANGE_TEXT, datetime64_ns, naive_utc_series
+from leadscore.timestamps import PLAUSIBLE_YEARS, RANGE_TEXT, datetime64_ns, naive_utc_series
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +60,8 @@ _MATURED = "_matured"
 _REPORT_COLUMNS = {_QUARTER, _MONTH, _MATURED}
 # The headline realized cohort is the latest one with at least this share of matured leads (if any has).
 REALIZED_MIN_MATURED_SHARE = 0.9
-# Report quarters are CRM history: anything outside these years is a typo.
-QUARTER_YEARS = (1900, 2200)
+# Report quarters are CRM history: anything outside the plausible years is a typo.
+QUARTER_YEARS = PLAUSIBLE_YEARS
 
 
 class ReportInputError(MonitoringInputError):
