@@ -1,7 +1,9 @@
 # Start a throw-away PostgreSQL cluster on 127.0.0.1 and export LEADSCORE_TEST_POSTGRES_URL for the store tests.
 # Sourced by .ci/run; also usable by hand: `source .ci/postgres.sh && start_postgres /usr/lib/postgresql/15/bin`.
 start_postgres() {
-  local bin="$1" port="${LEADSCORE_PG_PORT:-55432}" dir
+  local bin="$1" port="${LEADSCORE_PG_PORT:-}" dir
+  # A free loopback port unless one is given, so a cluster left running elsewhere cannot block this one.
+  [ -n "$port" ] || port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   dir=$(mktemp -d /tmp/leadscore-pg.XXXXXX)
   local run_as=()
   if [ "$(id -u)" = 0 ]; then
