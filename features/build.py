@@ -29,7 +29,7 @@ from features.columns import (
     to_nanoseconds,
     to_numeric,
 )
-from features.intent import ActivityColumns, activity_columns, intent_from_aggregates, intent_from_events
+from features.intent import ActivityColumns, intent_from_aggregates, intent_from_events
 from features.schema import AS_OF_COLUMN, FeatureSpec, extra_feature_name
 from leadscore import schema
 from leadscore.errors import SchemaError
@@ -200,14 +200,3 @@ def build_features(
             feats.update(intent_from_aggregates(raw, spec, n))
     ordered = {name: feats[name] for name in spec.feature_names}
     return FeatureBatch(lead_id=ids, as_of_ns=as_of_ns, features=ordered, inputs=inputs)
-
-
-def build_features_frame(
-    leads: pd.DataFrame,
-    activities: pd.DataFrame | None,
-    spec: FeatureSpec,
-    as_of: Any = None,
-) -> pd.DataFrame:
-    """DataFrame convenience over ``build_features`` (featurize stage, reference frames), index-aligned."""
-    batch = build_features(leads_from_frame(leads, spec), spec, activity_columns(activities), as_of=as_of)
-    return batch.to_frame(index=leads.index)

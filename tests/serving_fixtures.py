@@ -28,6 +28,9 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
+from features.build import build_features, leads_from_frame
+from features.intent import activity_columns
+from features.schema import FeatureSpec
 from leadscore.schema import ROLE_COLUMNS
 from models.bundle import ScoringBundle
 from serving.auth import hash_key
@@ -183,6 +186,12 @@ def json_value(value: object) -> object:
     if hasattr(value, "item"):
         return value.item()  # type: ignore[union-attr]
     return value
+
+
+def feature_frame(leads: pd.DataFrame, activities: pd.DataFrame | None, spec: FeatureSpec) -> pd.DataFrame:
+    """Raw features of ``leads`` by the same calls ``ScoringBundle.score`` makes, index-aligned."""
+    batch = build_features(leads_from_frame(leads, spec), spec, activity_columns(activities))
+    return batch.to_frame(index=leads.index)
 
 
 def lead_payloads(leads: pd.DataFrame, activities: pd.DataFrame | None) -> list[dict[str, object]]:

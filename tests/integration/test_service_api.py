@@ -25,6 +25,7 @@ from tests.serving_fixtures import (  # noqa: F401 - fixtures
     LiveLeads,
     RunningServer,
     extras_bundle_dir_fixture,
+    feature_frame,
     json_value,
     lead_payloads,
     live_leads_fixture,
@@ -138,11 +139,9 @@ def test_pre_aggregated_intent_scores_like_the_activities_it_summarises(
     tiny_bundle: ScoringBundle,
     live_leads: LiveLeads,
 ) -> None:
-    from features.build import build_features_frame
-
     leads = live_leads.leads.iloc[:15]
     activities = live_leads.activities[live_leads.activities["lead_id"].isin(leads["lead_id"])]
-    frame = build_features_frame(leads, activities, tiny_bundle.spec)
+    frame = feature_frame(leads, activities, tiny_bundle.spec)
     with_activities = lead_payloads(leads, activities)
     with_intent = []
     for payload, (_, features) in zip(lead_payloads(leads, None), frame.iterrows(), strict=True):

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import build_features_frame
 from leadscore.monitoring.cbpe import expected_auc
 from leadscore.monitoring.drift import DEFAULT_EXCLUDE, DriftMonitor
 from leadscore.monitoring.metrics import brier_score, decile_table, roc_auc
@@ -26,6 +25,7 @@ from serving.app import create_app
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     API_KEY,
     LiveLeads,
+    feature_frame,
     lead_payloads,
     live_leads_fixture,
     running_server,
@@ -156,7 +156,7 @@ def test_drift_matches_the_monitor_on_the_same_features(
     assert body["status"] == "ok"
     assert body["n_current"] == len(scenario.scored)
     live = scenario.live
-    current = build_features_frame(live.leads, live.activities, tiny_bundle.spec)
+    current = feature_frame(live.leads, live.activities, tiny_bundle.spec)
     current["probability"] = scenario.scored["probability"].to_numpy()
     monitored = [
         name
