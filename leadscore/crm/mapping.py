@@ -182,26 +182,6 @@ def apply_joins(leads: pd.DataFrame, tables: list[pd.DataFrame], joins: list[Joi
     return out
 
 
-def to_canonical(
-    raw_leads: pd.DataFrame,
-    mapping: Mapping,
-    label: LabelPolicy,
-    *,
-    require_outcome: bool = True,
-    strict_columns: bool = True,
-    reference_time: pd.Timestamp | None = None,
-) -> pd.DataFrame:
-    """Map a raw (already joined) leads export onto canonical columns; see :func:`map_leads`."""
-    return map_leads(
-        raw_leads,
-        mapping,
-        label,
-        require_outcome=require_outcome,
-        strict_columns=strict_columns,
-        reference_time=reference_time,
-    ).leads
-
-
 def map_leads(
     raw_leads: pd.DataFrame,
     mapping: Mapping,
@@ -415,11 +395,6 @@ def _apply_label_policy(
     else:
         leads[schema.LABEL] = label.astype("int64")
     return leads
-
-
-def activities_to_canonical(raw: pd.DataFrame, mapping: ActivityMapping) -> pd.DataFrame:
-    """Map a raw activity log onto lead_id / occurred_at / activity_type; see :func:`map_activities`."""
-    return map_activities(raw, mapping)[0]
 
 
 def map_activities(raw: pd.DataFrame, mapping: ActivityMapping) -> tuple[pd.DataFrame, dict[str, object]]:

@@ -11,7 +11,7 @@ import pytest
 
 from leadscore import schema
 from leadscore.cli import main as leadscore_main
-from leadscore.crm.mapping import map_activities, to_canonical
+from leadscore.crm.mapping import map_activities, map_leads
 from leadscore.crm.simulator import simulate_crm, write_export
 from leadscore.crm.sources import read_export, read_sql, read_table_file
 from leadscore.errors import SourceError
@@ -43,7 +43,7 @@ def simulator_source() -> SourceParams:
 
 def canonical(source: SourceParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     raw_leads, raw_activities = read_export(source, SimulateParams(n_leads=N_LEADS), SEED, 14)
-    leads = to_canonical(raw_leads, source.mapping, source.label)
+    leads = map_leads(raw_leads, source.mapping, source.label).leads
     activities, _ = map_activities(raw_activities, source.mapping.activities or ActivityMapping())
     return leads, activities
 

@@ -10,12 +10,10 @@ from leadscore import schema
 from leadscore.crm.mapping import (
     OUTCOME_UNKNOWN,
     SYNTHETIC_EPOCH,
-    activities_to_canonical,
     apply_joins,
     map_activities,
     map_leads,
     sanitise_name,
-    to_canonical,
 )
 from leadscore.errors import SourceError
 from leadscore.params import ActivityMapping, JoinSpec, LabelPolicy, Mapping
@@ -63,7 +61,7 @@ POLICY = LabelPolicy(
 
 
 def test_mapped_columns_are_renamed_to_canonical_roles_and_extras_prefixed() -> None:
-    leads = to_canonical(export_frame(), export_mapping(), POLICY)
+    leads = map_leads(export_frame(), export_mapping(), POLICY).leads
     assert {schema.LEAD_ID, schema.CREATED_AT, schema.CLOSED_AT, schema.INDUSTRY, schema.EMPLOYEES} <= set(
         leads
     )
@@ -76,7 +74,7 @@ def test_mapped_columns_are_renamed_to_canonical_roles_and_extras_prefixed() -> 
 
 
 def test_pii_columns_never_reach_the_canonical_frame() -> None:
-    leads = to_canonical(export_frame(), export_mapping(), POLICY)
+    leads = map_leads(export_frame(), export_mapping(), POLICY).leads
     text = [str(v) for v in leads.to_numpy().ravel()]
     assert not any("Example" in v or "@x.io" in v for v in text)
     assert not set(schema.PII_COLUMNS) & set(leads.columns)
@@ -84,11 +82,11 @@ def test_pii_columns_never_reach_the_canonical_frame() -> None:
 
 def test_pii_column_mapped_as_extra_is_refused() -> None:
     with pytest.raises(SourceError, match="'E-mail' is listed as PII"):
-        to_canonical(export_frame(), export_mapping(extra_categorical=["E-mail"]), POLICY)
+        map_leads(export_frame(), export_mapping(extra_categorical=["E-mail"]), POLICY)
 
 
 def test_missing_value_tokens_become_missing() -> None:
-    leads = to_canonical(export_frame(), export_mapping(), POLICY).set_index(schema.LEAD_ID)
+    leads = map_leads(export_frame(), export_mapping(), POLICY).leads.set_index(schema.LEAD_ID)
     assert pd.isna(leads.loc["102", schema.INDUSTRY])
     assert pd.isna(leads.loc["103", "xcat_lead_origin"])
     assert leads.loc["101", schema.INDUSTRY] == "Software"
@@ -117,7 +115,7 @@ def test_status_maps_to_outcome_and_label_with_maturity_window() -> None:
 
 def test_drop_open_policy_keeps_young_closed_leads_and_old_open_can_be_dropped() -> None:
     policy = POLICY.model_copy(update={"immature": "drop_open", "old_open": "drop"})
-    leads = to_canonical(export_frame(), export_mapping(), policy)
+    leads = map_leads(export_frame(), export_mapping(), policy).leads
     assert sorted(leads[schema.LEAD_ID]) == ["101", "103", "105"]
 
 
@@ -134,13 +132,13 @@ def test_unknown_status_is_kept_with_outcome_unknown_for_validation_to_reject() 
 def test_numeric_status_values_match_config_strings() -> None:
     raw = export_frame().assign(Stage=[1.0, 0.0, 0.0, 1.0, 1.0])
     policy = LabelPolicy(won_values=["1"], lost_values=["0"], open_values=[], maturity_days=0)
-    leads = to_canonical(raw, export_mapping(), policy)
+    leads = map_leads(raw, export_mapping(), policy).leads
     assert leads[schema.LABEL].tolist() == [1, 0, 0, 1, 1]
 
 
 def test_missing_mapped_column_error_names_column_role_and_alternatives() -> None:
     with pytest.raises(SourceError) as error:
-        to_canonical(export_frame(), export_mapping(firmographic={"industry": "Vertical"}), POLICY)
+        map_leads(export_frame(), export_mapping(firmographic={"industry": "Vertical"}), POLICY)
     message = str(error.value)
     assert message.startswith(
         "mapped column 'Vertical' (role industry) not in export; available: Id, Created"
@@ -149,22 +147,22 @@ def test_missing_mapped_column_error_names_column_role_and_alternatives() -> Non
 
 def test_unlabeled_export_maps_without_status_or_closed_at() -> None:
     raw = export_frame().drop(columns=["Stage", "Closed"])
-    leads = to_canonical(raw, export_mapping(), POLICY, require_outcome=False)
+    leads = map_leads(raw, export_mapping(), POLICY, require_outcome=False).leads
     assert len(leads) == 5
     assert not {schema.LABEL, schema.OUTCOME} & set(leads.columns)
     with pytest.raises(SourceError, match="role status"):
-        to_canonical(raw, export_mapping(), POLICY)
+        map_leads(raw, export_mapping(), POLICY)
 
 
 def test_unlabeled_mode_never_drops_leads_even_when_status_is_present() -> None:
-    leads = to_canonical(export_frame(), export_mapping(), POLICY, require_outcome=False)
+    leads = map_leads(export_frame(), export_mapping(), POLICY, require_outcome=False).leads
     assert len(leads) == 5
     assert schema.LABEL not in leads.columns
 
 
 def test_non_strict_mapping_fills_absent_feature_columns_with_missing() -> None:
     raw = export_frame().drop(columns=["Stage", "Closed", "Sector", "Time On Site"])
-    leads = to_canonical(raw, export_mapping(), POLICY, require_outcome=False, strict_columns=False)
+    leads = map_leads(raw, export_mapping(), POLICY, require_outcome=False, strict_columns=False).leads
     assert leads[schema.INDUSTRY].isna().all()
     assert leads["xnum_time_on_site"].isna().all()
 
@@ -219,13 +217,13 @@ def test_activities_are_mapped_and_unreadable_rows_dropped_and_counted() -> None
     assert activities[schema.ACTIVITY_LEAD_ID].tolist() == ["1", "2"]
     assert report["dropped_unreadable"] == 1
     with pytest.raises(SourceError, match="mapped column 'when' \\(activity role occurred_at\\)"):
-        activities_to_canonical(raw.drop(columns=["when"]), mapping)
+        map_activities(raw.drop(columns=["when"]), mapping)
 
 
 def test_timezone_aware_timestamps_become_naive_utc() -> None:
     raw = export_frame()
     raw["Created"] = ["2024-01-01T10:00:00+02:00"] * 5
-    leads = to_canonical(raw, export_mapping(), POLICY.model_copy(update={"maturity_days": 0}))
+    leads = map_leads(raw, export_mapping(), POLICY.model_copy(update={"maturity_days": 0})).leads
     assert leads[schema.CREATED_AT].iloc[0] == pd.Timestamp("2024-01-01 08:00:00")
 
 
