@@ -134,11 +134,6 @@ class ServingSettings(KeysFileSettings):
         return value
 
     @property
-    def is_registry_uri(self) -> bool:
-        """Whether the model comes from the MLflow registry (and so can move under us)."""
-        return self.model_uri.startswith(REGISTRY_URI_PREFIXES)
-
-    @property
     def env_key_hashes(self) -> dict[str, str]:
         """Key name -> SHA-256 hex digest from LEADSCORE_API_KEYS."""
         return parse_key_pairs(self.api_keys)

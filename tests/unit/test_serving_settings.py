@@ -31,12 +31,11 @@ def test_settings_read_prefixed_environment(monkeypatch: pytest.MonkeyPatch, bun
     assert settings.port == 9123
     assert settings.host == "127.0.0.1"
     assert settings.env_key_hashes == {"crm": hash_key("k1"), "ops": hash_key("k2")}
-    assert not settings.is_registry_uri
 
 
 def test_registry_uri_is_accepted_without_checking_the_filesystem() -> None:
     settings = ServingSettings(model_uri="models:/lead_scorer@champion")
-    assert settings.is_registry_uri
+    assert settings.model_uri == "models:/lead_scorer@champion"
 
 
 @pytest.mark.parametrize(
