@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.exc import OperationalError
 
 from features.build import build_features, leads_from_frame
@@ -35,6 +35,8 @@ from leadscore.schema import ROLE_COLUMNS
 from models.bundle import ScoringBundle
 from serving.auth import hash_key
 from serving.settings import ServingSettings
+from serving.store import PredictionStore
+from serving.store.tables import outcomes, predictions
 
 POSTGRES_ENV = "LEADSCORE_TEST_POSTGRES_URL"
 
@@ -186,6 +188,20 @@ def json_value(value: object) -> object:
     if hasattr(value, "item"):
         return value.item()  # type: ignore[union-attr]
     return value
+
+
+def count_predictions(store: PredictionStore) -> int:
+    """Rows in the prediction log, read straight from the table."""
+    with store.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(predictions)) or 0)
+
+
+def outcome_for(store: PredictionStore, lead_id: str) -> tuple[str, datetime, datetime] | None:
+    """(outcome, closed_at, received_at) of one lead as stored, or None."""
+    query = select(outcomes.c.outcome, outcomes.c.closed_at, outcomes.c.received_at)
+    with store.engine.connect() as conn:
+        row = conn.execute(query.where(outcomes.c.lead_id == lead_id)).first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def feature_frame(leads: pd.DataFrame, activities: pd.DataFrame | None, spec: FeatureSpec) -> pd.DataFrame:

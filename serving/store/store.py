@@ -199,21 +199,6 @@ class PredictionStore:
         return OutcomeUpsertResult(len(new_rows), len(changed_rows), unchanged, unknown)
 
     # --- reads --------------------------------------------------------------------------------------------
-    def count_predictions(self) -> int:
-        """Number of logged predictions (for tests and the health view)."""
-        with self.engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).select_from(predictions)) or 0)
-
-    def outcome_for(self, lead_id: str) -> tuple[str, datetime, datetime] | None:
-        """(outcome, closed_at, received_at) of one lead, or None."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(outcomes.c.outcome, outcomes.c.closed_at, outcomes.c.received_at).where(
-                    outcomes.c.lead_id == lead_id
-                )
-            ).first()
-        return None if row is None else (row[0], row[1], row[2])
-
     def labelled_scores(
         self, start: datetime | None = None, end: datetime | None = None, model_version: str | None = None
     ) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from tests.serving_fixtures import (  # noqa: F401 - fixtures
     json_value,
     lead_payloads,
     live_leads_fixture,
+    outcome_for,
     postgres_url_fixture,
     running_server,
     service_settings,
@@ -96,7 +97,7 @@ def test_an_id_with_surrounding_spaces_is_one_lead_for_scores_and_outcomes(
     posted = client.post("/v1/outcomes", json={"outcomes": [outcome]}, headers=AUTH)
     assert posted.status_code == 200, posted.text
     assert (posted.json()["inserted"], posted.json()["unknown_lead_ids"]) == (1, [])
-    assert server.app.state.services.store.outcome_for("SPACED-1")[0] == "won"
+    assert outcome_for(server.app.state.services.store, "SPACED-1")[0] == "won"
 
 
 @pytest.mark.parametrize("path", ["/v1/accuracy", "/v1/drift"])

@@ -22,7 +22,12 @@ from sqlalchemy import inspect, select, text
 from serving.store import OutcomeRecord, PredictionRow, PredictionStore, PredictionWriter
 from serving.store.db import VERSION_TABLE, create_store_engine, run_migrations
 from serving.store.tables import feature_layouts, metadata, predictions
-from tests.serving_fixtures import postgres_url_fixture, store_url_fixture  # noqa: F401 - fixtures
+from tests.serving_fixtures import (  # noqa: F401 - fixtures
+    count_predictions,
+    outcome_for,
+    postgres_url_fixture,
+    store_url_fixture,
+)
 
 T0 = datetime(2025, 3, 1, 12, 0, 0)
 
@@ -85,7 +90,7 @@ def test_inserted_predictions_keep_values_and_features_without_nan(store: Predic
         [row("L1", 0.25, T0, features=features), row("L2", 0.5, T0, features=other)]
     )
     assert written == 2
-    assert store.count_predictions() == 2
+    assert count_predictions(store) == 2
     with store.engine.connect() as conn:
         stored = conn.execute(select(predictions).where(predictions.c.lead_id == "L1")).mappings().one()
     assert stored["probability"] == pytest.approx(0.25)
@@ -152,21 +157,21 @@ def test_outcome_upsert_is_idempotent_updates_changes_and_reports_unknown_leads(
     assert first.unknown_lead_ids == ["NOPE"]
     again = store.upsert_outcomes([OutcomeRecord("L1", "won", closed)])
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
-    received_before = store.outcome_for("L1")[2]
+    received_before = outcome_for(store, "L1")[2]
     changed = store.upsert_outcomes([OutcomeRecord("L1", "lost", closed), OutcomeRecord("L2", "won", closed)])
     assert (changed.inserted, changed.updated, changed.unchanged) == (1, 1, 0)
-    outcome, closed_at, received_after = store.outcome_for("L1")
+    outcome, closed_at, received_after = outcome_for(store, "L1")
     assert outcome == "lost"
     assert closed_at == closed
     assert received_after >= received_before
-    assert store.outcome_for("NOPE") is None  # never scored: reported, not stored
+    assert outcome_for(store, "NOPE") is None  # never scored: reported, not stored
 
 
 def test_outcome_timestamps_are_stored_as_naive_utc(store: PredictionStore) -> None:
     store.insert_predictions([row("L1", 0.2, T0)])
     plus_two = timezone(timedelta(hours=2))
     store.upsert_outcomes([OutcomeRecord("L1", "won", datetime(2025, 4, 1, 14, 0, tzinfo=plus_two))])
-    assert store.outcome_for("L1")[1] == datetime(2025, 4, 1, 12, 0)
+    assert outcome_for(store, "L1")[1] == datetime(2025, 4, 1, 12, 0)
     # the same instant expressed in UTC is the same outcome: no update
     same = store.upsert_outcomes([OutcomeRecord("L1", "won", datetime(2025, 4, 1, 12, 0, tzinfo=UTC))])
     assert same.unchanged == 1
@@ -212,7 +217,7 @@ def test_writer_drains_every_queued_row_on_stop(store: PredictionStore) -> None:
     for thread in threads:
         thread.join()
     writer.stop()  # long flush interval: most rows are still queued here
-    assert store.count_predictions() == 1000
+    assert count_predictions(store) == 1000
     assert writer.written == 1000
     assert writer.lost == 0
 
@@ -222,7 +227,7 @@ def test_writer_flush_makes_queued_rows_visible(store: PredictionStore) -> None:
     writer.start()
     writer.submit([row("F1", 0.5, T0), row("F2", 0.5, T0)])
     assert writer.flush(timeout=10)
-    assert store.count_predictions() == 2
+    assert count_predictions(store) == 2
     writer.stop()
 
 
@@ -235,7 +240,7 @@ def test_writer_retries_a_failed_insert_instead_of_dropping_rows(tmp_path: Path)
     assert not writer.flush(timeout=0.3)
     run_migrations(store.engine)  # the database comes back
     assert writer.flush(timeout=10)
-    assert store.count_predictions() == 1
+    assert count_predictions(store) == 1
     assert writer.failed_batches >= 1
     writer.stop()
     store.close()
@@ -251,7 +256,7 @@ def test_writer_makes_producers_wait_when_full_and_loses_nothing(store: Predicti
     assert not producer.is_alive()  # the full buffer woke the writer instead of blocking for a minute
     assert writer.pending <= 2
     assert writer.flush(timeout=10)
-    assert store.count_predictions() == 20
+    assert count_predictions(store) == 20
     writer.stop()
     assert writer.lost == 0
 
@@ -295,7 +300,7 @@ def test_writer_refuses_rows_after_the_timeout_when_full_instead_of_blocking(tmp
     assert writer.pending == 2  # the refused rows were not buffered
     run_migrations(store.engine)  # the database comes back: everything accepted gets written
     assert writer.flush(timeout=30)
-    assert store.count_predictions() == 3
+    assert count_predictions(store) == 3
     writer.stop()
     assert writer.lost == 0
     store.close()
@@ -325,7 +330,7 @@ def test_writer_writes_the_good_rows_and_rejects_the_bad_ones_without_retrying(
     assert writer.rejected == refused
     assert writer.written == 20 - refused
     assert writer.failed_batches == 0  # never treated as an outage
-    assert store.count_predictions() == 20 - refused
+    assert count_predictions(store) == 20 - refused
     with store.engine.connect() as conn:
         stored = set(conn.scalars(select(predictions.c.lead_id)))
     good = {f"G{i}" for i in range(20) if i not in (3, 9, 16)}
@@ -334,7 +339,7 @@ def test_writer_writes_the_good_rows_and_rejects_the_bad_ones_without_retrying(
     assert "SECRET" not in caplog.text  # counts only, no values
     writer.submit([row("AFTER", 0.5, T0)])  # the log keeps going
     assert writer.flush(timeout=10)
-    assert store.count_predictions() == 21 - refused
+    assert count_predictions(store) == 21 - refused
     writer.stop()
     assert writer.lost == 0
 
