@@ -4,12 +4,9 @@ RevOps reads scores as probabilities (score 0-100 = round(100 * p)), and the lab
 are only as good as the calibration, so calibration is measured several complementary ways:
 
 - the reliability table (binned mean prediction vs observed conversion rate, with counts so that sparse bins
-are
-  visible) and the ECE summarising it;
+  are visible) and the ECE summarising it;
 - calibration-in-the-large (mean prediction minus base rate) and the logistic-recalibration intercept and
-slope
-  (Cox 1958): a slope below 1 means over-confident, spread-out scores; above 1 means scores too timid.
-- the Murphy decomposition of the Brier score into reliability, resolution and uncertainty.
+  slope (Cox 1958): a slope below 1 means over-confident, spread-out scores; above 1 means scores too timid.
 """
 
 from __future__ import annotations
@@ -226,31 +223,3 @@ def calibration_intercept(y: np.ndarray, p: np.ndarray) -> float:
     """
     y, p = as_labels_and_scores(y, p)
     return _newton_logistic(_logit(p), y, fit_slope=False)[0]
-
-
-def brier_decomposition(
-    y: np.ndarray, p: np.ndarray, n_bins: int = 10, strategy: BinStrategy = "quantile"
-) -> dict[str, float]:
-    """Murphy's decomposition Brier ~= reliability - resolution + uncertainty over probability bins.
-
-    reliability (lower is better) measures miscalibration, resolution (higher is better) how far bin rates
-    move from the base rate, uncertainty is base_rate * (1 - base_rate). The identity is exact only when
-    scores are constant within bins; the binned residual is reported as ``within_bin`` so the parts add up to
-    ``brier``.
-    """
-    y, p = as_labels_and_scores(y, p)
-    table = reliability_table(y, p, n_bins=n_bins, strategy=strategy)
-    n = float(y.size)
-    base = float(y.mean())
-    weight = table["count"].to_numpy() / n
-    reliability = float(np.sum(weight * (table["mean_predicted"] - table["fraction_positive"]) ** 2))
-    resolution = float(np.sum(weight * (table["fraction_positive"] - base) ** 2))
-    uncertainty = base * (1.0 - base)
-    brier = float(np.mean((p - y) ** 2))
-    return {
-        "brier": brier,
-        "reliability": reliability,
-        "resolution": resolution,
-        "uncertainty": uncertainty,
-        "within_bin": brier - (reliability - resolution + uncertainty),
-    }

@@ -78,16 +78,6 @@ def test_calibration_slope_is_nan_when_only_one_class() -> None:
     assert np.isnan(c.calibration_slope(np.zeros(100), np.full(100, 0.2)))
 
 
-def test_brier_decomposition_parts_add_up() -> None:
-    y, p = calibrated_sample(20_000, seed=4)
-    d = c.brier_decomposition(y, p)
-    assert d["reliability"] - d["resolution"] + d["uncertainty"] + d["within_bin"] == pytest.approx(
-        d["brier"]
-    )
-    assert d["reliability"] < 1e-3
-    assert d["uncertainty"] == pytest.approx(y.mean() * (1 - y.mean()))
-
-
 def test_ece_noise_floor_covers_calibrated_draws_and_shrinks_with_rows() -> None:
     rng = np.random.default_rng(5)
     p = rng.beta(1.2, 6.0, 500)
