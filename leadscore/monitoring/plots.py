@@ -142,20 +142,6 @@ def lift_figure(deciles: pd.DataFrame) -> Figure:
     return fig
 
 
-def bar_figure(
-    labels: list[str], values: list[float], title: str, ylabel: str, *, percent: bool = False
-) -> Figure:
-    """A plain bar chart (conversion per band, PSI per feature) in the project palette."""
-    fig, ax = _axes(title, "", ylabel)
-    ax.bar([str(x) for x in labels], values, color=MODEL_COLOR)
-    if percent:
-        ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
-    for tick in ax.get_xticklabels():
-        tick.set_rotation(30 if len(labels) > 6 else 0)
-        tick.set_horizontalalignment("right" if len(labels) > 6 else "center")
-    return fig
-
-
 def quality_figures(tables: ScoreTables, metrics: dict[str, float] | None = None) -> dict[str, Figure]:
     """The standard figure set for one scored, labelled window: roc, pr, calibration, gains, lift."""
     metrics = metrics or {}

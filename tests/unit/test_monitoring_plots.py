@@ -48,8 +48,3 @@ def test_png_plots_render_offline_and_are_deterministic(tmp_path: Path) -> None:
         assert data.startswith(PNG_MAGIC)
         assert len(data) > 5000  # an actual chart, not an empty canvas
         assert data == second[name].read_bytes()
-
-
-def test_bar_figure_renders_to_png_bytes() -> None:
-    fig = plots.bar_figure(["A", "B", "C"], [0.4, 0.2, 0.05], "Conversion by band", "rate", percent=True)
-    assert plots.figure_to_png(fig).startswith(PNG_MAGIC)
