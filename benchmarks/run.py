@@ -2,9 +2,8 @@
 
 ``make bench`` runs ``python -m benchmarks.run`` (= all). Each benchmark is a module of this package with a
 ``main(argv) -> int`` that prints a markdown table and writes it to benchmarks/out/<name>.md. Modules are
-imported only when their benchmark runs, so one whose module is not there yet (service and report belong to
-other parts of the project) is reported and skipped instead of breaking the rest; arguments after the name
-go to that benchmark only (``all`` passes none).
+imported only when their benchmark runs, so one benchmark's heavy imports do not slow the others; arguments
+after the name go to that benchmark only (``all`` passes none).
 """
 
 from __future__ import annotations
@@ -18,15 +17,9 @@ from collections.abc import Sequence
 BENCHMARKS = ("pipeline", "batch", "service", "report", "quality")
 
 
-def run_one(name: str, argv: Sequence[str]) -> int | None:
-    """Import benchmarks.<name> and call its ``main(argv)``; None when the module is missing."""
-    try:
-        module = importlib.import_module(f"benchmarks.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"benchmarks.{name}":
-            raise  # the benchmark exists but one of its imports is missing: a real error
-        print(f"benchmarks.run: {name}: benchmarks/{name}.py not found, skipped", file=sys.stderr)
-        return None
+def run_one(name: str, argv: Sequence[str]) -> int:
+    """Import benchmarks.<name> and call its ``main(argv)``; returns its exit code."""
+    module = importlib.import_module(f"benchmarks.{name}")
     started = time.perf_counter()
     status = module.main(list(argv))
     code = int(status or 0)
@@ -51,10 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = BENCHMARKS if which == "all" else (which,)
     rest = [] if which == "all" else args[1:]
     codes = [run_one(name, rest) for name in names]
-    skipped = [name for name, code in zip(names, codes, strict=True) if code is None]
     failed = [name for name, code in zip(names, codes, strict=True) if code]
-    if skipped:
-        print(f"benchmarks.run: skipped (module missing): {', '.join(skipped)}", file=sys.stderr)
     if failed:
         print(f"benchmarks.run: failed: {', '.join(failed)}", file=sys.stderr)
     return next((code for code in codes if code), 0)

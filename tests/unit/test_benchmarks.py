@@ -41,26 +41,3 @@ def test_paired_difference_sees_a_real_gap_and_no_gap_between_equal_models() -> 
 def test_dispatcher_rejects_an_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
     assert run.main(["nope"]) == 2
     assert "unknown benchmark 'nope'" in capsys.readouterr().err
-
-
-def test_dispatcher_skips_a_missing_module_and_runs_the_rest(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    calls: list[str] = []
-
-    def fake_import(name: str) -> object:
-        if name == "benchmarks.service":
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-
-        class Module:
-            @staticmethod
-            def main(argv: list[str]) -> int:
-                calls.append(name)
-                return 0
-
-        return Module
-
-    monkeypatch.setattr(run.importlib, "import_module", fake_import)
-    assert run.main([]) == 0
-    assert calls == [f"benchmarks.{n}" for n in run.BENCHMARKS if n != "service"]
-    assert "benchmarks/service.py not found, skipped" in capsys.readouterr().err
