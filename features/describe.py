@@ -201,14 +201,41 @@ def reason_groups(
     names = set(spec.feature_names)
     groups: list[ReasonGroup] = []
 
-    def codes_group(feature: str, key: str | None = None, members: tuple[str, ...] | None = None) -> None:
+    def codes_group(
+        feature: str,
+        key: str | None = None,
+        members: tuple[str, ...] | None = None,
+        texts: tuple[str, ...] | None = None,
+        input_column: str | None = None,
+    ) -> None:
+        """Label = the column's code; texts default to the fitted vocabulary, value to the feature itself."""
         groups.append(
             ReasonGroup(
                 key=key or feature,
                 members=members or (feature,),
                 kind="codes",
                 source=feature,
-                texts=_code_texts(feature, transformer),
+                texts=_code_texts(feature, transformer) if texts is None else texts,
+                value_from=("features", feature) if input_column is None else ("inputs", input_column),
+            )
+        )
+
+    def bins_group(
+        feature: str,
+        edges: tuple[float, ...],
+        texts: tuple[str, ...],
+        key: str | None = None,
+        members: tuple[str, ...] | None = None,
+    ) -> None:
+        """Label = bin of the numeric feature by ``edges``; the value is the feature itself."""
+        groups.append(
+            ReasonGroup(
+                key=key or feature,
+                members=members or (feature,),
+                kind="bins",
+                source=feature,
+                edges=edges,
+                texts=texts,
                 value_from=("features", feature),
             )
         )
@@ -217,77 +244,46 @@ def reason_groups(
         codes_group("firmo_industry")
     if "firmo_size_band" in names:
         texts = tuple(f"Company size {label} employees" for label in firmographic.SIZE_LABELS)
-        groups.append(
-            ReasonGroup(
-                key="firmo_company_size",
-                members=("firmo_log_employees", "firmo_size_band"),
-                kind="codes",
-                source="firmo_size_band",
-                texts=(*texts, "Company size unknown"),
-                value_from=("inputs", schema.EMPLOYEES),
-            )
+        codes_group(
+            "firmo_size_band",
+            key="firmo_company_size",
+            members=("firmo_log_employees", "firmo_size_band"),
+            texts=(*texts, "Company size unknown"),
+            input_column=schema.EMPLOYEES,
         )
     if "firmo_revenue_band" in names:
         texts = tuple(f"Annual revenue {label}" for label in firmographic.REVENUE_LABELS)
-        groups.append(
-            ReasonGroup(
-                key="firmo_revenue_band",
-                members=("firmo_revenue_band",),
-                kind="codes",
-                source="firmo_revenue_band",
-                texts=(*texts, "Annual revenue unknown"),
-                value_from=("inputs", schema.ANNUAL_REVENUE),
-            )
+        codes_group(
+            "firmo_revenue_band", texts=(*texts, "Annual revenue unknown"), input_column=schema.ANNUAL_REVENUE
         )
     if "firmo_country" in names:
         codes_group("firmo_country", key="firmo_location", members=("firmo_region", "firmo_country"))
     if "firmo_company_age" in names:
-        groups.append(
-            ReasonGroup(
-                key="firmo_company_age",
-                members=("firmo_company_age",),
-                kind="bins",
-                source="firmo_company_age",
-                edges=(2.0, 5.0, 10.0, 20.0, 50.0),
-                texts=(
-                    "Company founded less than 2 years ago",
-                    "Company 2-5 years old",
-                    "Company 5-10 years old",
-                    "Company 10-20 years old",
-                    "Company 20-50 years old",
-                    "Company over 50 years old",
-                    "Company age unknown",
-                ),
-                value_from=("features", "firmo_company_age"),
-            )
+        bins_group(
+            "firmo_company_age",
+            (2.0, 5.0, 10.0, 20.0, 50.0),
+            (
+                "Company founded less than 2 years ago",
+                "Company 2-5 years old",
+                "Company 5-10 years old",
+                "Company 10-20 years old",
+                "Company 20-50 years old",
+                "Company over 50 years old",
+                "Company age unknown",
+            ),
         )
     if "firmo_founded_year" in names:
         edges = (1950.0, 1980.0, 2000.0, 2010.0, 2020.0)
-        groups.append(
-            ReasonGroup(
-                key="firmo_founded_year",
-                members=("firmo_founded_year",),
-                kind="bins",
-                source="firmo_founded_year",
-                edges=edges,
-                texts=_bin_texts(edges, "", "Founded"),
-                value_from=("features", "firmo_founded_year"),
-            )
-        )
+        bins_group("firmo_founded_year", edges, _bin_texts(edges, "", "Founded"))
     for feature in ("bant_budget", "bant_authority", "bant_need"):
         if feature in names:
             codes_group(feature)
     if "bant_timeframe" in names:
         texts = ("Plans to buy within 1 month", *(f"Plans to buy in {t}" for t in bant.TIMEFRAME_LABELS[1:5]))
-        groups.append(
-            ReasonGroup(
-                key="bant_timeframe",
-                members=("bant_timeframe",),
-                kind="codes",
-                source="bant_timeframe",
-                texts=(*texts, "No purchase planned", "Purchase timeframe unknown"),
-                value_from=("inputs", schema.TIMELINE),
-            )
+        codes_group(
+            "bant_timeframe",
+            texts=(*texts, "No purchase planned", "Purchase timeframe unknown"),
+            input_column=schema.TIMELINE,
         )
     if "acq_lead_source" in names:
         codes_group("acq_lead_source")
@@ -296,17 +292,7 @@ def reason_groups(
     for column in spec.extra_numeric:
         feature = extra_feature_name(column)
         edges = _quantile_edges(None if sample is None else np.asarray(sample.get(feature), dtype=np.float64))
-        groups.append(
-            ReasonGroup(
-                key=feature,
-                members=(feature,),
-                kind="bins",
-                source=feature,
-                edges=edges,
-                texts=_bin_texts(edges, "", _title(feature)),
-                value_from=("features", feature),
-            )
-        )
+        bins_group(feature, edges, _bin_texts(edges, "", _title(feature)))
     if spec.has_intent:
         widest = max(spec.intent_windows_days)
         for activity_type in spec.activity_types:
@@ -325,41 +311,31 @@ def reason_groups(
                     texts=texts,
                 )
             )
-        groups.append(
-            ReasonGroup(
-                key="intent_days_since_last",
-                members=("intent_days_since_last",),
-                kind="bins",
-                source="intent_days_since_last",
-                edges=(1.0, 7.0, 30.0, 90.0),
-                texts=(
-                    "Active in the last day",
-                    "Last active 1-7 days ago",
-                    "Last active 1-4 weeks ago",
-                    "Last active 1-3 months ago",
-                    "No activity in the last 90 days",
-                    "No recorded activity",
-                ),
-                value_from=("features", "intent_days_since_last"),
-            )
+        bins_group(
+            "intent_days_since_last",
+            (1.0, 7.0, 30.0, 90.0),
+            (
+                "Active in the last day",
+                "Last active 1-7 days ago",
+                "Last active 1-4 weeks ago",
+                "Last active 1-3 months ago",
+                "No activity in the last 90 days",
+                "No recorded activity",
+            ),
         )
-        groups.append(
-            ReasonGroup(
-                key="intent_engagement",
-                members=("intent_engagement_decayed", "intent_total"),
-                kind="bins",
-                source="intent_engagement_decayed",
-                edges=(1e-9, 1.0, 3.0, 6.0),
-                texts=(
-                    "No recent engagement",
-                    "Low recent engagement",
-                    "Moderate recent engagement",
-                    "High recent engagement",
-                    "Very high recent engagement",
-                    "Engagement unknown",
-                ),
-                value_from=("features", "intent_engagement_decayed"),
-            )
+        bins_group(
+            "intent_engagement_decayed",
+            (1e-9, 1.0, 3.0, 6.0),
+            (
+                "No recent engagement",
+                "Low recent engagement",
+                "Moderate recent engagement",
+                "High recent engagement",
+                "Very high recent engagement",
+                "Engagement unknown",
+            ),
+            key="intent_engagement",
+            members=("intent_engagement_decayed", "intent_total"),
         )
     covered = [m for g in groups for m in g.members]
     if sorted(covered) != sorted(spec.feature_names):  # every feature must belong to exactly one reason
