@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tests.project_fixtures import copy_project, write_small_params
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 CODE = [
     "pipelines",
     "features",
@@ -34,25 +33,8 @@ CODE = [
 
 
 def _copy_project(root: Path, **overrides: object) -> None:
-    for name in CODE:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache"))
-        elif src.exists():
-            shutil.copy(src, root / name)
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["simulate"]["n_leads"] = 4000
-    params["simulate"]["days"] = 540
-    params["report"]["bootstrap_samples"] = 20
-    params["evaluate"]["bootstrap_samples"] = 20
-    for dotted, value in overrides.items():
-        node = params
-        *parents, leaf = dotted.split("__")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    copy_project(root, CODE)
+    write_small_params(root, **overrides)
 
 
 def _demo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

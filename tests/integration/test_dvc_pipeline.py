@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+
+from tests.project_fixtures import copy_project, write_small_params
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 STAGES = ("pull", "validate", "featurize", "train", "evaluate", "register", "report")
 CODE = ["pipelines", "features", "models", "serving", "leadscore", "dvc.yaml", "params.yaml"]
 
@@ -47,33 +46,15 @@ def _champion_version(project: Path) -> str:
 
 
 def _write_params(project: Path, **overrides: object) -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["simulate"]["n_leads"] = 4000
-    params["simulate"]["days"] = 540
-    params["report"]["bootstrap_samples"] = 20
-    params["evaluate"]["bootstrap_samples"] = 20
     # 4000 leads leave ~600 test leads: the default ECE gate could fail by sampling noise; this test is about
     # the workflow, the quality figures are checked on the default 50k leads (README, benchmarks).
-    params["evaluate"]["max_ece"] = 0.1
-    for dotted, value in overrides.items():
-        node = params
-        *parents, leaf = dotted.split("__")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_small_params(project, evaluate__max_ece=0.1, **overrides)
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("project")
-    for name in CODE:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, root / name)
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    copy_project(root, CODE)
     assert _dvc(root, "init", "-q").returncode == 0
     _write_params(root)
     return root
