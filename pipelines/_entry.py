@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -49,6 +50,35 @@ def stage_arguments(
         parser.add_argument(f"--{name}", type=Path, default=default, help=help_text)
     parser.add_argument("--params", default="params.yaml", help="params file")
     return parser.parse_args(argv)
+
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+PathsT = TypeVar("PathsT", bound="DataclassInstance")
+
+
+def run_paths_stage(
+    module: str,
+    doc: str | None,
+    defaults: PathsT,
+    helps: Mapping[str, str],
+    run: Callable[[Params, PathsT], object],
+    argv: Sequence[str] | None,
+) -> None:
+    """``main`` of a stage whose locations are one paths dataclass: ``--<field>`` per entry of ``helps``.
+
+    The options default to ``defaults``' fields, the parsed paths replace them, and ``run(params, paths)``
+    runs under :func:`run_stage` (stage name = the module's last part).
+    """
+    fields = [(name, getattr(defaults, name), help_text) for name, help_text in helps.items()]
+    args = stage_arguments(module, doc, fields, argv)
+    paths = dataclasses.replace(defaults, **{name: getattr(args, name) for name in helps})
+
+    def body(params: Params) -> None:
+        run(params, paths)
+
+    run_stage(module.rsplit(".", 1)[-1], body, params_path=args.params)
 
 
 def read_stage_parquet(

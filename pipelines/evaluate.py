@@ -44,7 +44,7 @@ from leadscore.monitoring.metrics import (
 )
 from leadscore.monitoring.plots import write_dvc_plots, write_png_plots
 from leadscore.params import EvaluateParams, Params
-from pipelines._entry import load_periods, run_stage, stage_arguments
+from pipelines._entry import load_periods, run_paths_stage
 
 logger = logging.getLogger(__name__)
 
@@ -264,25 +264,20 @@ def run_evaluate(params: Params, paths: EvaluatePaths = EvaluatePaths()) -> dict
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point for ``python -m pipelines.evaluate``."""
-    defaults = EvaluatePaths()
-    args = stage_arguments(
+    run_paths_stage(
         "pipelines.evaluate",
         __doc__,
-        [
-            ("interim", defaults.interim, "canonical leads + activities"),
-            ("processed", defaults.processed, "feature frame with split"),
-            ("model", defaults.model, "scoring bundle directory"),
-            ("reports", defaults.reports, "metrics, lift and plots"),
-            ("reference", defaults.reference, "reference frame directory"),
-        ],
+        EvaluatePaths(),
+        {
+            "interim": "canonical leads + activities",
+            "processed": "feature frame with split",
+            "model": "scoring bundle directory",
+            "reports": "metrics, lift and plots",
+            "reference": "reference frame directory",
+        },
+        run_evaluate,
         argv,
     )
-    paths = EvaluatePaths(args.interim, args.processed, args.model, args.reports, args.reference)
-
-    def body(params: Params) -> None:
-        run_evaluate(params, paths)
-
-    run_stage("evaluate", body, params_path=args.params)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from leadscore.params import Params
 from leadscore.reporting.quarterly import QuarterlyReport, build_quarterly_report
 from leadscore.reporting.render import write_report
 from leadscore.reporting.segments import add_segments
-from pipelines._entry import load_periods, run_stage, stage_arguments
+from pipelines._entry import load_periods, run_paths_stage
 
 logger = logging.getLogger(__name__)
 
@@ -185,25 +185,20 @@ def backtest_source(scored: pd.DataFrame, params: Params) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point for ``python -m pipelines.report``."""
-    defaults = ReportPaths()
-    args = stage_arguments(
+    run_paths_stage(
         "pipelines.report",
         __doc__,
-        [
-            ("interim", defaults.interim, "canonical leads + activities"),
-            ("processed", defaults.processed, "feature frame with split"),
-            ("model", defaults.model, "scoring bundle directory"),
-            ("registry", defaults.registry, "register stage output"),
-            ("out", defaults.out, "report directory"),
-        ],
+        ReportPaths(),
+        {
+            "interim": "canonical leads + activities",
+            "processed": "feature frame with split",
+            "model": "scoring bundle directory",
+            "registry": "register stage output",
+            "out": "report directory",
+        },
+        run_report,
         argv,
     )
-    paths = ReportPaths(args.interim, args.processed, args.model, args.registry, args.out)
-
-    def body(params: Params) -> None:
-        run_report(params, paths)
-
-    run_stage("report", body, params_path=args.params)
 
 
 if __name__ == "__main__":
