@@ -72,6 +72,17 @@ def _normalise_uniques(uniques: Any) -> list[str | None]:
     return [category_string(v) for v in values]
 
 
+def _factorize_normalised(values: np.ndarray | pd.Series | Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Factorise once: codes (-1 missing), normalised distinct values and a trailing None (what -1 picks)."""
+    if not isinstance(values, np.ndarray | pd.Series):
+        values = np.asarray(values, dtype=object)
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        values = values.astype(object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.array([*_normalise_uniques(uniques), None], dtype=object)
+    return codes, mapped
+
+
 def factorize_category(values: np.ndarray | pd.Series | Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Codes (-1 missing) and normalised distinct values of a categorical column.
 
@@ -83,12 +94,7 @@ def factorize_category(values: np.ndarray | pd.Series | Sequence[Any]) -> tuple[
         index: dict[str, int] = {}
         small = [-1 if (v := category_string(x)) is None else index.setdefault(v, len(index)) for x in seq]
         return np.array(small, dtype=np.int64), np.array(list(index), dtype=object)
-    if not isinstance(values, np.ndarray | pd.Series):
-        values = np.asarray(values, dtype=object)
-    if isinstance(values, np.ndarray) and values.dtype != object:
-        values = values.astype(object)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([*_normalise_uniques(uniques), None], dtype=object)
+    codes, mapped = _factorize_normalised(values)
     # Blank strings normalise to None: give them the missing code too.
     blank = np.array([v is None for v in mapped[:-1]] + [True])
     codes = np.where(blank[codes], -1, codes).astype(np.int64)
@@ -103,12 +109,7 @@ def to_category(values: np.ndarray | pd.Series | Sequence[Any]) -> np.ndarray:
     if len(values) < SMALL_BATCH:
         seq = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
         return np.array([category_string(v) for v in seq], dtype=object)
-    if not isinstance(values, np.ndarray | pd.Series):
-        values = np.asarray(values, dtype=object)
-    if isinstance(values, np.ndarray) and values.dtype != object:
-        values = values.astype(object)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([*_normalise_uniques(uniques), None], dtype=object)
+    codes, mapped = _factorize_normalised(values)
     return mapped[codes]  # code -1 picks the trailing None
 
 
