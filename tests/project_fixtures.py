@@ -6,8 +6,10 @@ real pull stage; the params shrink the simulated CRM so the whole pipeline fits 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -44,3 +46,9 @@ def write_small_params(project: Path, **overrides: object) -> None:
             node = node.setdefault(key, {})
         node[leaf] = value
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def run_in_project(project: Path, argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in the project copy with this venv's tools first on PATH (plus ``env``); capture text."""
+    full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **env}
+    return subprocess.run(argv, cwd=project, env=full_env, capture_output=True, text=True, timeout=900)

@@ -8,14 +8,13 @@ pipeline must end with exit 2 and one line quoting dvc's error.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.project_fixtures import copy_project, write_small_params
+from tests.project_fixtures import copy_project, run_in_project, write_small_params
 
 pytestmark = pytest.mark.slow
 
@@ -38,16 +37,8 @@ def _copy_project(root: Path, **overrides: object) -> None:
 
 
 def _demo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env["PYTHONPATH"] = str(root)
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines.demo", "--sample", "120", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    argv = [sys.executable, "-m", "pipelines.demo", "--sample", "120", *args]
+    return run_in_project(root, argv, PYTHONPATH=str(root))
 
 
 def test_demo_runs_pipeline_service_and_report_end_to_end(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ without DVC, by test_validate_stage.py; this file proves the DVC-level consequen
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.project_fixtures import copy_project, write_small_params
+from tests.project_fixtures import copy_project, run_in_project, write_small_params
 
 pytestmark = pytest.mark.slow
 
@@ -26,16 +25,7 @@ CODE = ["pipelines", "features", "models", "serving", "leadscore", "dvc.yaml", "
 
 
 def _dvc(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env["DVC_NO_ANALYTICS"] = "1"
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "dvc"), *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    return run_in_project(project, [str(Path(sys.executable).parent / "dvc"), *args], DVC_NO_ANALYTICS="1")
 
 
 def _champion_version(project: Path) -> str:
