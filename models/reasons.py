@@ -294,9 +294,11 @@ class ReasonExplainer:
     ) -> tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]]]:
         """One lead (every API call): only the reasons that are shown get a label and a value.
 
-        Same selection, label and value calls as the batch assembly, minus the (n, groups) object matrices
-        and the labels of top-k groups whose impact is zero, which the batch path computes and then drops.
+        Same selection as the batch assembly, minus the (n, groups) object matrices and the labels of top-k
+        groups whose impact is zero, which the batch path computes and then drops; labels and values come
+        from the groups' scalar one-row twins of ``label_codes`` / ``values`` (same rules, no arrays).
         """
+        row = X[0].tolist()
         sides = []
         for idx, sign in ((pos_idx, 1), (neg_idx, -1)):
             reasons = []
@@ -304,9 +306,9 @@ class ReasonExplainer:
                 impact = float(impacts[g])
                 if sign * impact > 0:
                     group = self.groups[g]
-                    codes = group.label_codes(X, self._index)
-                    value = group.values(batch, X, self._index, codes)[0]
-                    label = group.texts[int(codes[0])]
+                    code = group.label_code_one(row, self._index)
+                    value = group.value_one(batch, row, self._index, code)
+                    label = group.texts[code]
                     reasons.append({"feature": group.key, "label": label, "value": value, "impact": impact})
             sides.append([reasons])
         return sides[0], sides[1]

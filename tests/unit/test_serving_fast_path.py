@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from dataclasses import replace
 from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import build_features, leads_from_frame
+from features.build import FeatureBatch, build_features, leads_from_frame
 from features.intent import activity_columns
 from leadscore import schema
 from leadscore.errors import SchemaError
@@ -235,3 +236,46 @@ def test_negative_or_text_intent_counts_are_refused_naming_the_column(
             tiny_bundle.score_records([{**record, count: bad}])
     with pytest.raises(SchemaError, match="intent_days_since_last.*must not be negative"):
         tiny_bundle.score_records([{**record, count: 2.0, "intent_days_since_last": -3.0}])
+
+
+def test_one_row_reason_labels_and_values_match_the_array_versions(
+    tiny_bundle: ScoringBundle, live_leads: LiveLeads
+) -> None:
+    """The one-lead reasons' ``label_code_one`` / ``value_one`` give ``label_codes`` / ``values`` on every
+    row, including rows with holes in every column and values far outside the bins."""
+    leads = edge_leads(live_leads)
+    batch = build_features(
+        leads_from_frame(leads, tiny_bundle.spec), tiny_bundle.spec, activity_columns(live_leads.activities)
+    )
+    X = np.ascontiguousarray(tiny_bundle.transformer.transform(batch.features))
+    rng = np.random.default_rng(11)
+    holes = X.copy()
+    holes[rng.random(X.shape) < 0.3] = np.nan
+    wild = X * rng.choice([-1e6, 1e6, 0.5], size=X.shape)
+    explainer = tiny_bundle.explainer
+    index = explainer._index
+    checked = 0
+    for matrix in (X, holes, wild):
+        for group in explainer.groups:
+            codes = group.label_codes(matrix, index)
+            for i in range(len(matrix)):
+                one = batch_of_one(batch, i)
+                row = matrix[i].tolist()
+                code = group.label_code_one(row, index)
+                assert code == int(codes[i]), (group.key, i)
+                expected = group.values(one, matrix[i : i + 1], index, codes[i : i + 1])[0]
+                got = group.value_one(one, row, index, code)
+                assert type(got) is type(expected), (group.key, i)
+                assert got == expected or got is expected, (group.key, i)
+                checked += 1
+    assert checked > 100
+
+
+def batch_of_one(batch: FeatureBatch, i: int) -> FeatureBatch:
+    """Row ``i`` of a feature batch as a batch of one lead (what the API scores)."""
+    return replace(
+        batch,
+        lead_id=batch.lead_id[i : i + 1],
+        features={k: v[i : i + 1] for k, v in batch.features.items()},
+        inputs={k: v[i : i + 1] for k, v in batch.inputs.items()},
+    )
