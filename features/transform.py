@@ -57,6 +57,17 @@ def _float_column(values: Any, name: str) -> np.ndarray:
     return to_numeric(values, name)
 
 
+def _category_code(vocabulary: Mapping[str, int], value: Any) -> int:
+    """Code of one categorical value: its level, "other" (len) for an unseen one, "missing" (len + 1)."""
+    hit = vocabulary.get(value) if isinstance(value, str) else None
+    if hit is not None:
+        return hit
+    text = category_string(value)
+    if text is None:
+        return len(vocabulary) + 1
+    return vocabulary.get(text, len(vocabulary))
+
+
 class FeatureTransformer(TransformerMixin, BaseEstimator):
     """Encode raw features into the model matrix (float64, NaN for missing numerics).
 
@@ -152,16 +163,10 @@ class FeatureTransformer(TransformerMixin, BaseEstimator):
 
     def _encode(self, name: str, values: np.ndarray) -> np.ndarray:
         vocabulary = self.vocabularies_[name]
-        other, missing = len(vocabulary), len(vocabulary) + 1
+        missing = len(vocabulary) + 1
 
         def code(value: Any) -> int:
-            hit = vocabulary.get(value) if isinstance(value, str) else None
-            if hit is not None:
-                return hit
-            text = category_string(value)
-            if text is None:
-                return missing
-            return vocabulary.get(text, other)
+            return _category_code(vocabulary, value)
 
         if len(values) < SMALL_BATCH:
             return np.array([code(v) for v in values], dtype=np.float64)
@@ -201,6 +206,16 @@ class FeatureTransformer(TransformerMixin, BaseEstimator):
             raise SchemaError(f"feature column {missing[0]!r} is missing")
         vocabularies = self.vocabularies_
         n_rows = len(columns[fitted[0]])
+        if n_rows == 1:
+            # One API lead: one Python float (or code) per feature, then one small array; the same values
+            # the per-column route below puts in the matrix.
+            row = [
+                _category_code(vocabularies[name], next(iter(columns[name])))
+                if name in vocabularies
+                else _float_column(columns[name], name)[0]
+                for name in fitted
+            ]
+            return np.array([row], dtype=np.float64)
         if n_rows < SMALL_BATCH:
             # Few rows: convert column by column, then one copy into the matrix (per-column slice
             # assignment is the larger fixed cost here).

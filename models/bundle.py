@@ -13,6 +13,7 @@ calibrator, bands, reason tables), so the same training data and params give the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -57,6 +58,9 @@ OUTPUT_COLUMNS = (
 )
 
 
+_UINT64 = (1 << 64) - 1
+
+
 def _splitmix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser, element-wise on uint64 (wrapping arithmetic is intended)."""
     with np.errstate(over="ignore"):
@@ -77,10 +81,28 @@ def _hash_rows(X: np.ndarray) -> list[str]:
     X = np.ascontiguousarray(X, dtype=np.float64).reshape(len(X), -1)
     # -0.0 and 0.0 (and NaN payloads) must hash alike: normalise the bit patterns first.
     words = np.ascontiguousarray(np.where(np.isnan(X), np.nan, X) + 0.0).view(np.uint64)
+    width = words.shape[1]
     with np.errstate(over="ignore"):
-        columns = np.arange(1, words.shape[1] + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        mixed = _splitmix(words + columns).sum(axis=1, dtype=np.uint64)
-    return [f"{v:016x}" for v in _splitmix(mixed ^ np.uint64(words.shape[1])).tolist()]
+        mixed = _splitmix(words + _column_offsets(width)).sum(axis=1, dtype=np.uint64)
+    if len(X) <= FAST_PATH_ROWS:  # a few rows (API calls): the last mix on Python ints beats nine numpy calls
+        return [f"{_splitmix_int(v ^ width):016x}" for v in mixed.tolist()]
+    return [f"{v:016x}" for v in _splitmix(mixed ^ np.uint64(width)).tolist()]
+
+
+@functools.lru_cache(maxsize=16)
+def _column_offsets(width: int) -> np.ndarray:
+    """Per-column offsets of ``_hash_rows`` (one array per matrix width, read-only since it is shared)."""
+    with np.errstate(over="ignore"):
+        offsets = np.arange(1, width + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    offsets.flags.writeable = False
+    return offsets
+
+
+def _splitmix_int(x: int) -> int:
+    """``_splitmix`` of one value on Python ints (the same wrapping 64-bit arithmetic, by masking)."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _UINT64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _UINT64
+    return x ^ (x >> 31)
 
 
 def feature_rows(batch: FeatureBatch) -> list[dict[str, Any]]:

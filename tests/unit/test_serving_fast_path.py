@@ -22,7 +22,7 @@ from features.build import FeatureBatch, build_features, leads_from_frame
 from features.intent import activity_columns
 from leadscore import schema
 from leadscore.errors import SchemaError
-from models.bundle import ScoringBundle
+from models.bundle import ScoringBundle, _hash_rows
 from models.single_row import SingleRowPredictor
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     LiveLeads,
@@ -224,6 +224,11 @@ def test_small_and_large_encodings_give_the_same_matrix(
         small = transformer.encode_columns(part)
         assert small.flags.c_contiguous
         assert np.array_equal(small, whole[start : start + 7], equal_nan=True)
+    for i in range(100):  # one row: the API's per-value conversion
+        one = transformer.encode_columns({name: values[i : i + 1] for name, values in batch.features.items()})
+        assert one.shape == (1, whole.shape[1])
+        assert one.flags.c_contiguous
+        assert np.array_equal(one, whole[i : i + 1], equal_nan=True)
 
 
 def test_negative_or_text_intent_counts_are_refused_naming_the_column(
@@ -279,3 +284,18 @@ def batch_of_one(batch: FeatureBatch, i: int) -> FeatureBatch:
         features={k: v[i : i + 1] for k, v in batch.features.items()},
         inputs={k: v[i : i + 1] for k, v in batch.inputs.items()},
     )
+
+
+def test_features_hash_of_a_row_is_the_same_alone_in_a_few_rows_or_in_a_large_batch() -> None:
+    """The few-row hash (last mix on Python ints) equals the vectorised one, -0.0 and NaN included."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(0.0, 1e6, size=(200, 45))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[0, :5] = -0.0
+    X[1, :5] = 0.0
+    whole = _hash_rows(X)  # > FAST_PATH_ROWS rows: all numpy
+    assert len(set(whole)) == len(whole)
+    assert _hash_rows(X[:1, :5]) == _hash_rows(X[1:2, :5])
+    for i in range(len(X)):
+        assert _hash_rows(X[i : i + 1]) == [whole[i]]
+        assert _hash_rows(X[i : i + 3]) == whole[i : i + 3]
