@@ -108,12 +108,19 @@ def _splitmix_int(x: int) -> int:
 def feature_rows(batch: FeatureBatch) -> list[dict[str, Any]]:
     """Raw feature values per lead as JSON-ready dicts (NaN -> None), converted column by column."""
     names = list(batch.features)
+    if len(batch) == 1:  # the API's lead: one dict straight from the first values
+        return [{name: None if v != v else v for name, v in zip(names, _firsts(batch.features), strict=True)}]
     if len(batch) <= FAST_PATH_ROWS:
         # One API lead: a Python NaN check per value beats two numpy calls per column.
         columns = [[None if v != v else v for v in batch.features[name].tolist()] for name in names]
     else:
         columns = [_plain_values(batch.features[name]) for name in names]
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _firsts(columns: Mapping[str, np.ndarray]) -> list[Any]:
+    """The first value of each column as a Python value (what ``tolist`` gives)."""
+    return [values[:1].tolist()[0] for values in columns.values()]
 
 
 def _plain_values(column: np.ndarray) -> list[Any]:
