@@ -19,14 +19,20 @@ class MonitoringInputError(LeadscoreError, ValueError):
     """
 
 
-def as_probabilities(p: Any, name: str = "probability") -> np.ndarray:
-    """Return ``p`` as a 1-D float64 array of finite values in [0, 1], or raise naming ``name``."""
+def _one_dimensional(values: Any, name: str, expected: str) -> np.ndarray:
+    """``values`` as a 1-D float64 array, or a MonitoringInputError naming ``name`` and ``expected``."""
     try:
-        arr = np.asarray(p, dtype=np.float64)
+        arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise MonitoringInputError(f"{name}: expected numbers") from None
+        raise MonitoringInputError(f"{name}: expected {expected}") from None
     if arr.ndim != 1:
         raise MonitoringInputError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+    return arr
+
+
+def as_probabilities(p: Any, name: str = "probability") -> np.ndarray:
+    """Return ``p`` as a 1-D float64 array of finite values in [0, 1], or raise naming ``name``."""
+    arr = _one_dimensional(p, name, "numbers")
     if arr.size and not np.isfinite(arr).all():
         raise MonitoringInputError(f"{name}: {int((~np.isfinite(arr)).sum())} missing or infinite values")
     if arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
@@ -42,12 +48,7 @@ def as_labels(y: Any, name: str = "label") -> np.ndarray:
     Float labels are accepted because pandas stores nullable 0/1 columns as floats; NaN (an outcome that has
     not matured) is rejected, since silently dropping it would shift the base rate.
     """
-    try:
-        arr = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise MonitoringInputError(f"{name}: expected 0/1 labels") from None
-    if arr.ndim != 1:
-        raise MonitoringInputError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+    arr = _one_dimensional(y, name, "0/1 labels")
     if arr.size and np.isnan(arr).any():
         raise MonitoringInputError(
             f"{name}: {int(np.isnan(arr).sum())} missing labels (filter unmatured leads first)"
