@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from leadscore.timestamps import utc_naive
+from serving.store.bulk import MultiRowInsert
 from serving.store.db import create_store_engine, run_migrations
 from serving.store.tables import feature_layouts, outcomes, predictions
 
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 # Stay far below SQLite's bound-parameter limit for IN lists and multi-row statements.
 _CHUNK = 500
 # What the accuracy read-outs get for each lead's latest score.
+_PREDICTION_COLUMNS = tuple(c.name for c in predictions.columns if not c.primary_key)
 _SCORE_COLUMNS = ("lead_id", "probability", "score", "band", "model_version", "scored_at")
 
 
@@ -77,6 +79,7 @@ class PredictionStore:
         self.engine = engine
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._insert_rows = MultiRowInsert(predictions, _PREDICTION_COLUMNS, engine.dialect)
         self._layouts: dict[str, tuple[str, ...]] = {}  # model version -> feature names, as stored
 
     @classmethod
@@ -93,7 +96,7 @@ class PredictionStore:
 
     # --- writes -------------------------------------------------------------------------------------------
     def insert_predictions(self, rows: Sequence[PredictionRow]) -> int:
-        """Insert scored leads in one transaction (one executemany); returns the row count.
+        """Insert scored leads in one transaction (multi-row statements, see ``bulk``); returns the row count.
 
         Feature values are stored as a bare JSON array in the order of the model version's layout, which is
         recorded once per version in the same transaction.
@@ -104,7 +107,7 @@ class PredictionStore:
         layouts = dict(self._layouts)
         with self.engine.begin() as conn:
             payload = [{**row, "features": self._encode_features(conn, row, layouts)} for row in rows]
-            conn.execute(predictions.insert(), payload)
+            self._insert_rows.execute(conn, payload)
         self._layouts = layouts
         return len(payload)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Text, inspect, select, text
 
 from serving.store import OutcomeRecord, PredictionRow, PredictionStore, PredictionWriter
 from serving.store.db import VERSION_TABLE, create_store_engine, run_migrations
@@ -109,6 +109,37 @@ def test_inserted_predictions_keep_values_and_features_without_nan(store: Predic
     assert math.isnan(first["firmo_employees"])
     assert first["intent_web_visits_7d"] == 3.0
     assert frame["firmo_employees"].dtype == "float64"  # numeric stays numeric for the drift monitor
+
+
+def test_multi_row_inserts_store_exactly_what_sqlalchemys_insert_stores(store: PredictionStore) -> None:
+    """The writer's multi-row statements against the table's own insert, over several statements' worth."""
+    rows_per_statement = store._insert_rows.rows_per_statement
+    n = 2 * rows_per_statement + 3  # full statements and a short last one
+    rows = [
+        {
+            **row(f"M{i}", (i % 97) / 97, T0 + timedelta(seconds=i, microseconds=i)),
+            "features": f"[{i}]",
+            "features_hash": None if i % 5 == 0 else f"{i:016x}",
+            "api_key_name": "crm-ü" if i % 7 == 0 else "crm",
+        }
+        for i in range(n)
+    ]
+    with store.engine.begin() as conn:
+        assert store._insert_rows.execute(conn, rows) == n
+        conn.execute(predictions.insert(), [{**r, "lead_id": "R" + r["lead_id"]} for r in rows])
+    columns = [c for c in predictions.columns if c.name not in ("id", "lead_id")]
+    with store.engine.connect() as conn:
+        raw = {
+            lead_id: values
+            for lead_id, *values in conn.execute(
+                # Text casts compare the stored representation, not what the driver parses it back into.
+                select(predictions.c.lead_id, *[c.cast(Text) for c in columns])
+            ).all()
+        }
+    assert len(raw) == 2 * n
+    for i in range(n):
+        assert raw[f"M{i}"] == raw[f"RM{i}"]
+    assert raw[f"M{n - 1}"][columns.index(predictions.c.scored_at)] is not None
 
 
 def test_non_finite_and_numpy_feature_values_are_stored_as_json(store: PredictionStore) -> None:
