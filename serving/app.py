@@ -9,6 +9,7 @@ unlogged.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from serving.auth import ApiKeyAuthenticator
 from serving.deps import Services
@@ -39,7 +41,33 @@ Calibrated lead scores with reasons, the prediction log behind them, and the mon
 """
 
 
-def create_app(settings: ServingSettings) -> FastAPI:
+class ScoringAPI(FastAPI):
+    """FastAPI with a front door for the hot routes (``front.fast_routes``: the single-lead score).
+
+    Every request to FastAPI passes its own middleware stack (server errors, telemetry, body limit, exception
+    handling) before ours; for a ~0.3 ms scoring request that stack was a tenth of the CPU. Requests for a
+    fast route go to ``front`` instead, which gives them the request id, body limit and last-resort 500 of
+    ``RequestContextMiddleware`` and hands whatever the route declines back to the full FastAPI app. Every
+    other request (lifespan included) goes through FastAPI as usual. ``front = None`` turns the door off.
+    """
+
+    front: RequestContextMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dispatch one ASGI scope."""
+        front = self.front
+        if (
+            front is not None
+            and scope["type"] == "http"
+            and (scope["method"], scope["path"]) in front.fast_routes
+        ):
+            scope["app"] = self
+            await front(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: ServingSettings) -> ScoringAPI:
     """Build the API for ``settings`` (validated runtime settings; see ``serving.settings``)."""
     services = Services(
         settings=settings,
@@ -78,7 +106,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
             store.close()
             services.store = services.writer = None
 
-    app = FastAPI(
+    app = ScoringAPI(
         title="leadscore scoring API",
         version="1",
         description=API_DESCRIPTION,
@@ -88,8 +116,9 @@ def create_app(settings: ServingSettings) -> FastAPI:
         redoc_url="/redoc" if settings.public_docs else None,
     )
     app.state.services = services
-    app.add_middleware(
-        RequestContextMiddleware,
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.front = RequestContextMiddleware(
+        functools.partial(FastAPI.__call__, app),
         max_body_bytes=settings.max_body_bytes,
         fast_routes={("POST", "/v1/score"): score.score_lead_asgi},
     )
@@ -99,7 +128,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     return app
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> ScoringAPI:
     """Factory for ``uvicorn --factory`` and multi-worker runs: settings from LEADSCORE_* variables.
 
     Worker processes are spawned fresh, so this entry point configures their logging itself.

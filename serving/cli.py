@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 from typing import Any
 
 from leadscore.errors import ConfigError
@@ -33,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     """Start the server; returns when it stops."""
     import uvicorn
 
+    from serving.http_protocol import CoalescingHttpToolsProtocol
+    from serving.listeners import reserve
+
     overrides = {
         name: value
         for name in ("host", "port", "model_uri", "database_url", "workers")
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         "log_config": None,  # keep the logging leadscore.cli configured
         "timeout_graceful_shutdown": 30,
         "server_header": False,
+        # Response head and body in one write (see serving.http_protocol).
+        "http": CoalescingHttpToolsProtocol,
     }
     logger.info(
         "serving %s on http://%s:%d (prediction log: %s)",
@@ -71,12 +75,14 @@ def run(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         "serving.app:app_from_environment", factory=True, workers=settings.workers, **common
     )
-    sock = config.bind_socket()
-    # uvicorn.run would bind this shared socket without IPPROTO_TCP, so asyncio never turns on TCP_NODELAY for
-    # the workers' connections and a response written in two parts waits ~40 ms for a delayed ACK. Linux
-    # copies the option from the listening socket to accepted ones, hence setting it here.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    Multiprocess(config, sockets=[sock]).run()
+    # One SO_REUSEPORT socket per worker instead of uvicorn's shared one (see serving.listeners).
+    try:
+        reserved, listener = reserve(settings.host, settings.port)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
+    with reserved:
+        Multiprocess(config, sockets=[listener]).run()  # type: ignore[list-item]
     return 0
 
 

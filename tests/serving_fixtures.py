@@ -34,6 +34,7 @@ from features.schema import FeatureSpec
 from leadscore.schema import ROLE_COLUMNS
 from models.bundle import ScoringBundle
 from serving.auth import hash_key
+from serving.http_protocol import CoalescingHttpToolsProtocol
 from serving.settings import ServingSettings
 from serving.store import PredictionStore
 from serving.store.tables import outcomes, predictions
@@ -108,7 +109,13 @@ def running_server(
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        http=CoalescingHttpToolsProtocol,  # what ``leadscore serve`` runs
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="uvicorn-test")

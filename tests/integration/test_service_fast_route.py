@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from serving.app import create_app
-from serving.middleware import RequestContextMiddleware
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     API_KEY,
     LiveLeads,
@@ -37,9 +36,9 @@ OWN_WORDING = {"not JSON", "a list"}
 def clients(tmp_path_factory: pytest.TempPathFactory, tiny_bundle_dir: Path) -> Iterator[dict[str, Any]]:
     fast_app = create_app(service_settings(tmp_path_factory.mktemp("fast"), tiny_bundle_dir))
     route_app = create_app(service_settings(tmp_path_factory.mktemp("route"), tiny_bundle_dir))
-    [context] = [m for m in route_app.user_middleware if m.cls is RequestContextMiddleware]
-    assert ("POST", "/v1/score") in context.kwargs["fast_routes"]
-    context.kwargs["fast_routes"] = {}  # this one goes through FastAPI for every request
+    assert route_app.front is not None
+    assert ("POST", "/v1/score") in route_app.front.fast_routes
+    route_app.front = None  # this one goes through FastAPI for every request
     with running_server(fast_app) as fast, running_server(route_app) as route:
         with httpx.Client(base_url=fast.base_url) as f, httpx.Client(base_url=route.base_url) as r:
             yield {"fast": f, "route": r, "fast_app": fast_app}
