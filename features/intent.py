@@ -242,6 +242,8 @@ def _numeric_rows(columns: Mapping[str, Any], names: Sequence[str]) -> np.ndarra
     values = [columns[name] for name in names]
     if set(map(type, values)) == {np.ndarray}:  # not pandas Series (their own dtypes take to_numeric)
         try:
+            if len(values[0]) == 1:  # one lead: numpy reads its plain values faster than 1-element arrays
+                return np.array([v[0] for v in values], dtype=np.float64).reshape(len(names), 1)
             return np.array(values, dtype=np.float64).reshape(len(names), -1)
         except (TypeError, ValueError):
             pass  # some value is not a number: let to_numeric name the column
@@ -263,7 +265,9 @@ def intent_from_aggregates(columns: Mapping[str, np.ndarray], spec: FeatureSpec,
     if given:
         matrix[given] = _numeric_rows(columns, [names[i] for i in given])
     recency = matrix[days].copy()
-    matrix = np.nan_to_num(matrix, nan=0.0, copy=False)
+    np.copyto(matrix, 0.0, where=np.isnan(matrix))
+    if np.isinf(matrix).any():  # what np.nan_to_num does to them (negative ones are refused below)
+        np.nan_to_num(matrix, copy=False)
     matrix[days] = recency
     if names[total] not in columns:
         widest = max(spec.intent_windows_days)

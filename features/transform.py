@@ -209,12 +209,16 @@ class FeatureTransformer(TransformerMixin, BaseEstimator):
         if n_rows == 1:
             # One API lead: one Python float (or code) per feature, then one small array; the same values
             # the per-column route below puts in the matrix.
-            row = [
-                _category_code(vocabularies[name], next(iter(columns[name])))
-                if name in vocabularies
-                else _float_column(columns[name], name)[0]
-                for name in fitted
-            ]
+            row = []
+            for name in fitted:
+                values = columns[name]
+                vocabulary = vocabularies.get(name)
+                if vocabulary is not None:
+                    row.append(_category_code(vocabulary, next(iter(values))))
+                elif type(values) is np.ndarray and values.dtype == np.float64:
+                    row.append(values.item(0))  # a Python float: numpy builds the row from those fastest
+                else:
+                    row.append(_float_column(values, name)[0])
             return np.array([row], dtype=np.float64)
         if n_rows < SMALL_BATCH:
             # Few rows: convert column by column, then one copy into the matrix (per-column slice

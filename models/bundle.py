@@ -119,8 +119,8 @@ def feature_rows(batch: FeatureBatch) -> list[dict[str, Any]]:
 
 
 def _firsts(columns: Mapping[str, np.ndarray]) -> list[Any]:
-    """The first value of each column as a Python value (what ``tolist`` gives)."""
-    return [values[:1].tolist()[0] for values in columns.values()]
+    """The first value of each column as a Python value (``item`` gives what ``tolist`` gives)."""
+    return [values.item(0) for values in columns.values()]
 
 
 def _plain_values(column: np.ndarray) -> list[Any]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -196,6 +197,14 @@ class ReasonExplainer:
         self._cat_values = (
             np.concatenate([self.tables[j].values for j in categorical]) if sizes else np.empty(0)
         )  # type: ignore[union-attr]
+        # One lead (the API): plain lists for a Python lookup (column, edges, values / column, values).
+        self._numeric_lists = [
+            (j, self.tables[j].edges.tolist(), self.tables[j].values.tolist())  # type: ignore[union-attr]
+            for j in numeric
+        ]
+        self._categorical_lists = [
+            (j, self.tables[j].values.tolist()) for j in categorical  # type: ignore[union-attr]
+        ]
         # Group sums: columns reordered so each group's members are adjacent, then one add.reduceat.
         self._perm = np.array([self._index[m] for g in self.groups for m in g.members], dtype=np.int64)
         self._starts = np.concatenate([[0], np.cumsum([len(g.members) for g in self.groups])[:-1]]).astype(
@@ -213,6 +222,8 @@ class ReasonExplainer:
 
     def feature_impacts(self, X: np.ndarray) -> np.ndarray:
         """Approximate contribution per lead and feature (n, n_features), by table lookup."""
+        if len(X) == 1 and np.isfinite(X[0, self._cat_cols]).all():
+            return self._feature_impacts_one(X)  # (an infinite code, never encoded, takes numpy's cast)
         out = np.zeros(X.shape, dtype=np.float64)
         if len(self._num_cols) and len(X) >= 256:
             # Large batches: one searchsorted per feature on plain floats beats building complex keys; the
@@ -234,6 +245,22 @@ class ReasonExplainer:
             codes = np.minimum(np.maximum(codes, 0), self._cat_last)  # np.clip, minus its Python wrapper
             out[:, self._cat_cols] = self._cat_values[self._cat_offsets + codes]
         return out
+
+    def _feature_impacts_one(self, X: np.ndarray) -> np.ndarray:
+        """``feature_impacts`` of one row with Python's bisect.
+
+        The same bins (the same comparisons of the same floats), without the dozen numpy calls whose fixed
+        costs dominate a one-row lookup.
+        """
+        row = X[0].tolist()
+        out = [0.0] * len(row)
+        for j, edges, values in self._numeric_lists:
+            x = row[j]
+            out[j] = values[-1] if x != x else values[bisect_left(edges, x)]
+        for j, values in self._categorical_lists:
+            code, last = row[j], len(values) - 1
+            out[j] = values[last if code != code else min(max(int(code), 0), last)]
+        return np.array([out], dtype=np.float64)
 
     def group_impacts(self, feature_impacts: np.ndarray) -> np.ndarray:
         """Sum feature contributions into reasons (n, n_groups), members in a fixed order."""
@@ -263,11 +290,14 @@ class ReasonExplainer:
         if n == 0 or k == 0:
             return [[] for _ in range(n)], [[] for _ in range(n)]
         rounded = impacts.round(4)
+        if n == 1:
+            # One lead: Python's stable sort on -impact orders exactly like the stable argsort below.
+            values = rounded[0].tolist()
+            ranked = sorted(range(n_groups), key=lambda g: -values[g])
+            return self._explain_one(X, batch, values, ranked[:k], ranked[::-1][:k])
         order = (-rounded).argsort(axis=1, kind="stable")
         pos_idx = order[:, :k]
         neg_idx = order[:, ::-1][:, :k]
-        if n == 1:
-            return self._explain_one(X, batch, rounded[0], pos_idx[0], neg_idx[0])
         # Label and value matrices (n, groups), filled only for groups in some lead's top-k. Everything is
         # gathered with numpy first, so the Python loop below only assembles the dicts.
         used = np.unique(np.concatenate([pos_idx.ravel(), neg_idx.ravel()]))
@@ -288,9 +318,9 @@ class ReasonExplainer:
         self,
         X: np.ndarray,
         batch: FeatureBatch,
-        impacts: np.ndarray,
-        pos_idx: np.ndarray,
-        neg_idx: np.ndarray,
+        impacts: list[float],
+        pos_idx: list[int],
+        neg_idx: list[int],
     ) -> tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]]]:
         """One lead (every API call): only the reasons that are shown get a label and a value.
 
@@ -302,8 +332,8 @@ class ReasonExplainer:
         sides = []
         for idx, sign in ((pos_idx, 1), (neg_idx, -1)):
             reasons = []
-            for g in idx.tolist():
-                impact = float(impacts[g])
+            for g in idx:
+                impact = impacts[g]
                 if sign * impact > 0:
                     group = self.groups[g]
                     code = group.label_code_one(row, self._index)

@@ -54,6 +54,8 @@ class SingleRowPredictor:
         self._out = np.zeros(1, dtype=np.float64)
         self._out_ptr = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
         self._out_len = ctypes.c_int64(0)
+        self._out_len_ref = ctypes.byref(self._out_len)
+        self._predict_one = _LIB.LGBM_BoosterPredictForMatSingleRowFast
         # The booster goes into the finaliser's arguments so it outlives the handle that points into it.
         self._finalizer = weakref.finalize(self, _free, handle, booster)
 
@@ -63,14 +65,13 @@ class SingleRowPredictor:
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected a matrix with {self.n_features} columns, got shape {X.shape}")
         out = np.empty(len(X), dtype=np.float64)
+        # Row addresses as plain integers: numpy's ``.ctypes`` accessors cost microseconds per call.
+        address, stride = X.ctypes.data, X.strides[0]
         with self._lock:
             for i in range(len(X)):
                 _safe_call(
-                    _LIB.LGBM_BoosterPredictForMatSingleRowFast(
-                        self._handle,
-                        X[i].ctypes.data_as(ctypes.c_void_p),
-                        ctypes.byref(self._out_len),
-                        self._out_ptr,
+                    self._predict_one(
+                        self._handle, ctypes.c_void_p(address + i * stride), self._out_len_ref, self._out_ptr
                     )
                 )
                 out[i] = self._out[0]

@@ -8,6 +8,7 @@ old bundle keeps serving and the reason is kept for GET /v1/model and the reload
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import math
@@ -46,6 +47,11 @@ class LoadedModel:
     source: str
     source_revision: str | None
     loaded_at: datetime
+
+    @functools.cached_property
+    def intent_names(self) -> frozenset[str]:
+        """The bundle's intent feature names (requests' intent counts are checked against them)."""
+        return frozenset(self.bundle.spec.intent_feature_names)
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,14 @@ def _lead_id(value: str) -> str:
     return _no_control_characters(value)
 
 
+def _names_without_control_characters(values: dict[str, Any]) -> dict[str, Any]:
+    # A lead's intent counts come as dozens of names: one search over all of them, not one call per name.
+    if values and _CONTROL_CHARACTER.search(" ".join(values)):
+        bad = next(name for name in values if _CONTROL_CHARACTER.search(name))
+        raise ValueError(f"names must not contain control characters ({bad!r})")
+    return values
+
+
 Text = Annotated[str, Field(max_length=512), AfterValidator(_no_nul)]
 Name = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_control_characters)]
 ModelVersion = Annotated[str, Field(max_length=64), AfterValidator(_no_control_characters)]
@@ -151,7 +159,13 @@ class LeadIn(_Strict):
         None, description="Score the lead as of this moment (default: created_at + the model's offset)."
     )
     activities: list[Activity] | None = Field(None, max_length=MAX_ACTIVITIES_PER_LEAD)
-    intent: dict[Name, NonNegative | None] | None = None
+    intent: (
+        Annotated[
+            dict[Annotated[str, Field(min_length=1, max_length=64)], NonNegative | None],
+            AfterValidator(_names_without_control_characters),
+        ]
+        | None
+    ) = None
     # PII: accepted, never stored, logged or scored.
     contact_name: Text | None = Field(None, exclude=True, description="Accepted and dropped (never stored).")
     email: Text | None = Field(None, exclude=True, description="Accepted and dropped (never stored).")

@@ -242,7 +242,7 @@ def score_leads(leads: list[LeadIn], ctx: ScoringContext, *, batch: bool) -> lis
 
 
 def _check_intent_names(leads: list[LeadIn], group: list[int], current: LoadedModel, batch: bool) -> None:
-    known = set(current.bundle.spec.intent_feature_names)
+    known = current.intent_names
     for i in group:
         for name in leads[i].intent or {}:
             if name not in known:
