@@ -115,6 +115,7 @@ def create_app(settings: ServingSettings) -> ScoringAPI:
         docs_url="/docs" if settings.public_docs else None,
         redoc_url="/redoc" if settings.public_docs else None,
     )
+    services.lead_batcher = score.new_lead_batcher()
     app.state.services = services
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.front = RequestContextMiddleware(

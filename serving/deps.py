@@ -7,7 +7,7 @@ thread-pool hop per request on the hot path.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
@@ -31,6 +31,8 @@ class Services:
     writer: PredictionWriter | None = None
     # Drift monitor fitted on a bundle's reference, with its monitored features, by bundle version.
     drift_monitors: dict[str, tuple[DriftMonitor, list[str]]] = field(default_factory=dict)
+    # Single-lead requests of one event-loop turn are scored together (serving.batcher); set by create_app.
+    lead_batcher: Any = None
 
     def require_store(self) -> tuple[PredictionStore, PredictionWriter]:
         """Store and writer, or 503 while the lifespan has not opened them."""

@@ -8,10 +8,12 @@ about a third of a single-lead request's CPU; the direct entry reads the body, c
 raw bytes with ``LeadIn.model_validate_json`` (pydantic's Rust JSON parser, one pass) and answers with the
 same status codes and error bodies as the route (tests run both).
 
-One lead costs ~0.3 ms of CPU, less than handing it to the thread pool and back (a thread switch, a wake-up
+One lead costs ~0.2 ms of CPU, less than handing it to the thread pool and back (a thread switch, a wake-up
 of the event loop through its self-pipe, and GIL hand-overs between busy threads), so ``/v1/score`` is
-``async def`` and scores inline on the event loop; concurrency comes from worker processes
-(LEADSCORE_WORKERS), not threads. A batch of up to LEADSCORE_MAX_BATCH_SIZE leads takes tens of
+``async def`` and scores on the event loop; concurrency comes from worker processes (LEADSCORE_WORKERS), not
+threads. The single-lead requests a worker has in hand at the same moment are scored together
+(``serving.batcher``: most of a lead's scoring cost is fixed per call), each keeping its own result, error,
+request id and log row. A batch of up to LEADSCORE_MAX_BATCH_SIZE leads takes tens of
 milliseconds, so ``/v1/score/batch`` stays a plain ``def`` in the thread pool, where the GIL's switch interval
 lets the event loop keep answering single-lead calls meanwhile.
 
@@ -23,6 +25,7 @@ bytes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +38,7 @@ from starlette.types import Receive, Scope, Send
 
 from leadscore import schema
 from leadscore.errors import LeadscoreError
+from serving.batcher import LeadBatcher
 from serving.deps import ScoringContext, ScoringDep, Services, scoring_context_for
 from serving.errors import (
     ApiError,
@@ -104,7 +108,8 @@ async def score_lead_asgi(scope: Scope, receive: Receive, send: Send, request_id
             except ValidationError as exc:
                 response = validation_error_response(exc.errors(include_url=False, include_input=False))
             else:
-                body = to_json(score_leads([lead], ctx, batch=False)[0], fallback=_plain)
+                _check_intent_names([lead], [0], ctx.model, batch=False)  # this request's 422 alone
+                body = to_json(await services.lead_batcher.score(lead, ctx), fallback=_plain)
                 headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
@@ -155,8 +160,33 @@ def score_batch(body: BatchScoreRequest, ctx: ScoringDep) -> Response:
     return Response(to_json(payload, fallback=_plain), media_type="application/json")
 
 
-def score_leads(leads: list[LeadIn], ctx: ScoringContext, *, batch: bool) -> list[dict[str, Any]]:
+def score_micro_batch(leads: Sequence[LeadIn], contexts: Sequence[ScoringContext]) -> list[dict[str, Any]]:
+    """Score single-lead requests together (``serving.batcher``): each keeps its own request id and caller.
+
+    The batcher only groups requests served by the same model object, so the first context's model is all
+    of theirs.
+    """
+    callers = [(c.request_id, c.key_name) for c in contexts]
+    return score_leads(list(leads), contexts[0], batch=False, callers=callers)
+
+
+def new_lead_batcher() -> LeadBatcher[LeadIn, ScoringContext]:
+    """The batcher of one app's single-lead requests."""
+    return LeadBatcher(score_micro_batch, lead_id=lambda lead: lead.lead_id, model_of=lambda ctx: ctx.model)
+
+
+def score_leads(
+    leads: list[LeadIn],
+    ctx: ScoringContext,
+    *,
+    batch: bool,
+    callers: Sequence[tuple[str, str]] | None = None,
+) -> list[dict[str, Any]]:
     """Score leads with one bundle object (never mixed across a reload) and queue their log rows.
+
+    ``callers`` gives each lead's (request id, API key name) when the leads come from different requests
+    (micro-batches); by default they are all ``ctx``'s. ``batch`` says the leads are one batch request's
+    (errors then name ``leads.<i>``, and a full log buffer is waited for a little).
 
     Leads sent with pre-aggregated ``intent`` counts and leads sent with raw ``activities`` go through the
     bundle separately, because the bundle reads intent columns only when it is given no activity log. The log
@@ -225,8 +255,8 @@ def score_leads(leads: list[LeadIn], ctx: ScoringContext, *, batch: bool) -> lis
                     score=out["score"],
                     band=out["band"],
                     scored_at=logged_at,
-                    request_id=ctx.request_id,
-                    api_key_name=ctx.key_name,
+                    request_id=ctx.request_id if callers is None else callers[i][0],
+                    api_key_name=ctx.key_name if callers is None else callers[i][1],
                     features=out["features"],
                 )
             )
