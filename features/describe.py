@@ -149,9 +149,9 @@ class ReasonGroup:
         return bisect_right(self.edges, x)
 
     def value_one(
-        self, batch: FeatureBatch, row: Sequence[float], index: Mapping[str, int], code: int
+        self, batch: FeatureBatch, row: Sequence[float], index: Mapping[str, int], code: int, lead: int = 0
     ) -> Any:
-        """``values`` of the first lead of ``batch`` (row = its model-matrix row), without building arrays."""
+        """``values`` of lead number ``lead`` of ``batch`` (row = its model-matrix row), without arrays."""
         if self.kind == "intent":
             count = row[index[self.members[min(code, len(self.members) - 1)]]]
             # int() truncates like astype(int64); a non-finite count (never produced) keeps numpy's cast.
@@ -159,8 +159,8 @@ class ReasonGroup:
         where, column = self.value_from
         values = (batch.features if where == "features" else batch.inputs)[column]
         if values.dtype == object:
-            return values[0]
-        rounded = values[0].round(2).item()  # numpy's rounding, as the array version
+            return values[lead]
+        rounded = values[lead].round(2).item()  # numpy's rounding, as the array version
         return None if rounded != rounded else rounded
 
     def values(

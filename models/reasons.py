@@ -36,6 +36,9 @@ from features.describe import ReasonGroup
 
 logger = logging.getLogger(__name__)
 
+# Up to this many leads, reasons are assembled lead by lead in Python (API calls, micro-batches).
+SMALL_BATCH_ROWS = 32
+
 MIN_BIN_ROWS = 15  # fewer sample rows than this make a bin's mean contribution noise
 
 
@@ -203,7 +206,8 @@ class ReasonExplainer:
             for j in numeric
         ]
         self._categorical_lists = [
-            (j, self.tables[j].values.tolist()) for j in categorical  # type: ignore[union-attr]
+            (j, self.tables[j].values.tolist())
+            for j in categorical  # type: ignore[union-attr]
         ]
         # Group sums: columns reordered so each group's members are adjacent, then one add.reduceat.
         self._perm = np.array([self._index[m] for g in self.groups for m in g.members], dtype=np.int64)
@@ -290,11 +294,8 @@ class ReasonExplainer:
         if n == 0 or k == 0:
             return [[] for _ in range(n)], [[] for _ in range(n)]
         rounded = impacts.round(4)
-        if n == 1:
-            # One lead: Python's stable sort on -impact orders exactly like the stable argsort below.
-            values = rounded[0].tolist()
-            ranked = sorted(range(n_groups), key=lambda g: -values[g])
-            return self._explain_one(X, batch, values, ranked[:k], ranked[::-1][:k])
+        if n <= SMALL_BATCH_ROWS:
+            return self._explain_few(X, batch, rounded, k)
         order = (-rounded).argsort(axis=1, kind="stable")
         pos_idx = order[:, :k]
         neg_idx = order[:, ::-1][:, :k]
@@ -314,34 +315,39 @@ class ReasonExplainer:
             negative = self._assemble(keys, labels, values, rounded, neg_idx, -1)
         return positive, negative
 
-    def _explain_one(
-        self,
-        X: np.ndarray,
-        batch: FeatureBatch,
-        impacts: list[float],
-        pos_idx: list[int],
-        neg_idx: list[int],
+    def _explain_few(
+        self, X: np.ndarray, batch: FeatureBatch, rounded: np.ndarray, k: int
     ) -> tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]]]:
-        """One lead (every API call): only the reasons that are shown get a label and a value.
+        """A few leads (API calls): lead by lead, only the reasons that are shown get a label and a value.
 
-        Same selection as the batch assembly, minus the (n, groups) object matrices and the labels of top-k
-        groups whose impact is zero, which the batch path computes and then drops; labels and values come
-        from the groups' scalar one-row twins of ``label_codes`` / ``values`` (same rules, no arrays).
+        Same selection as the batch assembly (Python's stable sort on -impact orders exactly like the stable
+        argsort there), minus the (n, groups) object matrices and the labels of top-k groups whose impact is
+        zero, which the batch path computes and then drops; labels and values come from the groups' scalar
+        twins of ``label_codes`` / ``values`` (same rules, no arrays).
         """
-        row = X[0].tolist()
-        sides = []
-        for idx, sign in ((pos_idx, 1), (neg_idx, -1)):
-            reasons = []
-            for g in idx:
-                impact = impacts[g]
-                if sign * impact > 0:
-                    group = self.groups[g]
-                    code = group.label_code_one(row, self._index)
-                    value = group.value_one(batch, row, self._index, code)
-                    label = group.texts[code]
-                    reasons.append({"feature": group.key, "label": label, "value": value, "impact": impact})
-            sides.append([reasons])
-        return sides[0], sides[1]
+        groups, index = self.groups, self._index
+        positive: list[list[dict[str, Any]]] = []
+        negative: list[list[dict[str, Any]]] = []
+        for lead, (impacts, row) in enumerate(zip(rounded.tolist(), X.tolist(), strict=True)):
+            ranked = sorted(range(len(impacts)), key=lambda g: -impacts[g])
+            for side, idx, sign in ((positive, ranked[:k], 1), (negative, ranked[::-1][:k], -1)):
+                reasons = []
+                for g in idx:
+                    impact = impacts[g]
+                    if sign * impact > 0:
+                        group = groups[g]
+                        code = group.label_code_one(row, index)
+                        value = group.value_one(batch, row, index, code, lead)
+                        reasons.append(
+                            {
+                                "feature": group.key,
+                                "label": group.texts[code],
+                                "value": value,
+                                "impact": impact,
+                            }
+                        )
+                side.append(reasons)
+        return positive, negative
 
     @staticmethod
     def _assemble(

@@ -97,6 +97,26 @@ def test_one_lead_at_a_time_scores_like_the_batch_on_edge_cases(
         assert one["features_hash"] == row["features_hash"]
 
 
+@pytest.mark.parametrize("size", [2, 3, 8, 9, 32])
+def test_micro_batches_of_a_few_leads_score_like_the_whole_batch(
+    tiny_bundle: ScoringBundle, live_leads: LiveLeads, size: int
+) -> None:
+    """The API's micro-batches (serving.batcher) take the few-lead paths: per-lead reasons, single rows."""
+    leads = edge_leads(live_leads)
+    assert len(leads) > 32  # the whole batch takes the columnar reason assembly
+    activities = live_leads.activities[live_leads.activities[schema.LEAD_ID].isin(leads[schema.LEAD_ID])]
+    events = activities.to_dict(orient="records")
+    records = leads.to_dict(orient="records")
+    whole = tiny_bundle.score_records(records, events, with_features=True)
+    for start in range(0, len(records), size):
+        chunk = records[start : start + size]
+        ids = {r[schema.LEAD_ID] for r in chunk}
+        few = tiny_bundle.score_records(
+            chunk, [e for e in events if e[schema.ACTIVITY_LEAD_ID] in ids], with_features=True
+        )
+        assert few == whole[start : start + size]
+
+
 def test_logged_features_are_the_built_features_with_nan_as_none(
     tiny_bundle: ScoringBundle, live_leads: LiveLeads
 ) -> None:
