@@ -14,6 +14,7 @@ from fastapi.security import APIKeyHeader
 
 from leadscore.monitoring.drift import DriftMonitor
 from serving.auth import API_KEY_HEADER, ApiKeyAuthenticator
+from serving.batcher import LeadBatcher
 from serving.errors import ApiError
 from serving.model_holder import LoadedModel, ModelHolder
 from serving.settings import ServingSettings
@@ -32,7 +33,7 @@ class Services:
     # Drift monitor fitted on a bundle's reference, with its monitored features, by bundle version.
     drift_monitors: dict[str, tuple[DriftMonitor, list[str]]] = field(default_factory=dict)
     # Single-lead requests of one event-loop turn are scored together (serving.batcher); set by create_app.
-    lead_batcher: Any = None
+    lead_batcher: LeadBatcher[Any, Any] | None = None
 
     def require_store(self) -> tuple[PredictionStore, PredictionWriter]:
         """Store and writer, or 503 while the lifespan has not opened them."""

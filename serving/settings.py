@@ -75,10 +75,10 @@ class ServingSettings(KeysFileSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    # Worker processes. One lead is scored inline on a worker's event loop (~0.4 ms of CPU with the HTTP
-    # handling), so a worker uses about one core: set it to the number of cores for throughput (2 on 2 cores:
-    # ~1.7x the requests/s of one worker at 8 concurrent clients, benchmarks/service.py). Each worker loads
-    # its own copy of the bundle and listens on its own SO_REUSEPORT socket (serving.listeners).
+    # Worker processes. Leads are scored on a worker's event loop (~0.25-0.45 ms of CPU per request with the
+    # HTTP handling), so a worker uses about one core: set it to the number of cores for throughput (2 on 2
+    # cores: ~1.4x the requests/s of one worker at 8 concurrent clients, benchmarks/service.py). Each worker
+    # loads its own copy of the bundle and listens on its own SO_REUSEPORT socket (serving.listeners).
     workers: int = Field(1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Access logs cost ~15 % of throughput at 1k req/s; enable them when a proxy does not already log.
