@@ -545,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--batch-size", type=int, default=1000, help="leads per batch request (default 1000)")
     parser.add_argument(
-        "--repeats", type=int, default=3, help="bursts per row, the fastest kept, for every server (default 3)"
+        "--repeats", type=int, default=3, help="bursts per row, fastest kept, for every server (default 3)"
     )
     parser.add_argument("--python-load", action="store_true", help="use the Python load generator, not wrk")
     parser.add_argument("--out", type=Path, default=OUT_PATH, help="markdown output file")
