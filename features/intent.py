@@ -253,10 +253,11 @@ def _numeric_rows(columns: Mapping[str, Any], names: Sequence[str]) -> np.ndarra
 def intent_from_aggregates(columns: Mapping[str, np.ndarray], spec: FeatureSpec, n: int) -> Columns:
     """Intent features supplied pre-aggregated by the caller (API clients may send counts, not events).
 
-    Missing count columns mean no such events (0); a missing ``intent_total`` is the sum of the widest
-    window's counts (a lower bound); a missing ``intent_days_since_last`` is unknown (NaN) and a missing
-    decayed score is 0. Given values: NaN is 0 (``np.nan_to_num``) except for the days since the last
-    activity, where it means unknown.
+    Per lead, whether its column is absent or its value is missing (None, NaN): a missing count means no
+    such events (0); a missing ``intent_total`` is the sum of the widest window's counts (a lower bound); a
+    missing ``intent_days_since_last`` is unknown (NaN) and a missing decayed score is 0. Decided value by
+    value, so a lead's features never depend on which other leads share its batch (the API scores concurrent
+    requests together, and a CSV column may be blank for some rows only).
     """
     names = spec.intent_feature_names  # counts (type-major), total, days since last, decayed
     total, days = len(names) - 3, len(names) - 2
@@ -265,14 +266,17 @@ def intent_from_aggregates(columns: Mapping[str, np.ndarray], spec: FeatureSpec,
     if given:
         matrix[given] = _numeric_rows(columns, [names[i] for i in given])
     recency = matrix[days].copy()
+    no_total = np.isnan(matrix[total])
     np.copyto(matrix, 0.0, where=np.isnan(matrix))
     if np.isinf(matrix).any():  # what np.nan_to_num does to them (negative ones are refused below)
         np.nan_to_num(matrix, copy=False)
     matrix[days] = recency
-    if names[total] not in columns:
+    if no_total.any():
         widest = max(spec.intent_windows_days)
         rows = [names.index(f"intent_{t}_{widest}d") for t in spec.activity_types]
-        matrix[total] = matrix[rows].sum(axis=0, dtype=np.float64) if rows else 0.0
+        matrix[total] = np.where(
+            no_total, matrix[rows].sum(axis=0, dtype=np.float64) if rows else 0.0, matrix[total]
+        )
     # One negativity check over all columns (NaN compares False), then find the culprit only on failure.
     negative = (matrix < 0).any(axis=1)
     if negative.any():

@@ -121,6 +121,21 @@ def test_pre_aggregated_intent_columns_are_used_without_an_activity_log() -> Non
     assert f["intent_engagement_decayed"][0] == 0.0
 
 
+def test_a_leads_pre_aggregated_intent_does_not_depend_on_the_other_leads_in_its_batch() -> None:
+    """L0 sends no total; L1 sends one. L0's total is its counts' sum alone and beside L1 (API micro-batches)."""
+    alone = _leads(1)
+    alone["intent_demo_request_30d"] = [2.0]
+    beside = _leads(2)
+    beside["intent_demo_request_30d"] = [2.0, 1.0]
+    beside["intent_total"] = [None, 7.0]
+    beside["intent_days_since_last"] = [None, 4.0]
+    f_alone, f_beside = _intent(alone, None), _intent(beside, None)
+    for name, values in f_alone.items():
+        np.testing.assert_array_equal(f_beside[name][:1], values, err_msg=name)
+    assert f_beside["intent_total"].tolist() == [2.0, 7.0]
+    assert np.isnan(f_beside["intent_days_since_last"][0])
+
+
 def test_pre_aggregated_intent_must_not_be_negative() -> None:
     leads = _leads()
     leads["intent_total"] = [-1]
