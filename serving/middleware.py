@@ -39,8 +39,8 @@ class RequestIds:
     """Unique request ids (32 hex digits) without a system call per request.
 
     A random per-process prefix and a counter: ``uuid4`` reads the kernel's random source on every call
-    (~10 us here, a tenth of a scored request). Ids are unique, not secret: nothing is authorised by them. A
-    forked child draws a new prefix.
+    (~10 us a call here, measured in the request profile). Ids are unique, not secret: nothing is
+    authorised by them. A forked child draws a new prefix.
     """
 
     def __init__(self) -> None:
