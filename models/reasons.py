@@ -200,15 +200,12 @@ class ReasonExplainer:
         self._cat_values = (
             np.concatenate([self.tables[j].values for j in categorical]) if sizes else np.empty(0)
         )  # type: ignore[union-attr]
-        # One lead (the API): plain lists for a Python lookup (column, edges, values / column, values).
+        # A few leads (the API): plain lists for a Python lookup (column, edges, values / column, values).
+        tables = [(j, t) for j, t in enumerate(self.tables) if t is not None]
         self._numeric_lists = [
-            (j, self.tables[j].edges.tolist(), self.tables[j].values.tolist())  # type: ignore[union-attr]
-            for j in numeric
+            (j, t.edges.tolist(), t.values.tolist()) for j, t in tables if not t.categorical
         ]
-        self._categorical_lists = [
-            (j, self.tables[j].values.tolist())
-            for j in categorical  # type: ignore[union-attr]
-        ]
+        self._categorical_lists = [(j, t.values.tolist()) for j, t in tables if t.categorical]
         # Group sums: columns reordered so each group's members are adjacent, then one add.reduceat.
         self._perm = np.array([self._index[m] for g in self.groups for m in g.members], dtype=np.int64)
         self._starts = np.concatenate([[0], np.cumsum([len(g.members) for g in self.groups])[:-1]]).astype(
