@@ -122,7 +122,7 @@ def test_pre_aggregated_intent_columns_are_used_without_an_activity_log() -> Non
 
 
 def test_a_leads_pre_aggregated_intent_does_not_depend_on_the_other_leads_in_its_batch() -> None:
-    """L0 sends no total; L1 sends one. L0's total is its counts' sum alone and beside L1 (API micro-batches)."""
+    """L0 sends no total, L1 does: L0's total is its counts' sum alone and beside L1 (API micro-batches)."""
     alone = _leads(1)
     alone["intent_demo_request_30d"] = [2.0]
     beside = _leads(2)
