@@ -75,6 +75,7 @@ def create_app(settings: ServingSettings) -> ScoringAPI:
             settings.api_keys_file, settings.env_key_hashes, refresh_seconds=settings.keys_refresh_seconds
         ),
         holder=holder_for(settings.model_uri, settings.tracking_uri),
+        lead_batcher=score.new_lead_batcher(),
     )
     if not services.auth.key_names:
         logger.warning(
@@ -115,7 +116,6 @@ def create_app(settings: ServingSettings) -> ScoringAPI:
         docs_url="/docs" if settings.public_docs else None,
         redoc_url="/redoc" if settings.public_docs else None,
     )
-    services.lead_batcher = score.new_lead_batcher()
     app.state.services = services
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.front = RequestContextMiddleware(

@@ -28,12 +28,12 @@ class Services:
     settings: ServingSettings
     auth: ApiKeyAuthenticator
     holder: ModelHolder
+    # Single-lead requests of one event-loop turn are scored together (serving.batcher).
+    lead_batcher: LeadBatcher[Any, Any]
     store: PredictionStore | None = None
     writer: PredictionWriter | None = None
     # Drift monitor fitted on a bundle's reference, with its monitored features, by bundle version.
     drift_monitors: dict[str, tuple[DriftMonitor, list[str]]] = field(default_factory=dict)
-    # Single-lead requests of one event-loop turn are scored together (serving.batcher); set by create_app.
-    lead_batcher: LeadBatcher[Any, Any] | None = None
 
     def require_store(self) -> tuple[PredictionStore, PredictionWriter]:
         """Store and writer, or 503 while the lifespan has not opened them."""

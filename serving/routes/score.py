@@ -109,12 +109,7 @@ async def score_lead_asgi(scope: Scope, receive: Receive, send: Send, request_id
                 response = validation_error_response(exc.errors(include_url=False, include_input=False))
             else:
                 _check_intent_names([lead], [0], ctx.model, batch=False)  # this request's 422 alone
-                batcher = services.lead_batcher
-                if batcher is not None:
-                    result = await batcher.score(lead, ctx)
-                else:
-                    [result] = score_leads([lead], ctx, batch=False)
-                body = to_json(result, fallback=_plain)
+                body = to_json(await services.lead_batcher.score(lead, ctx), fallback=_plain)
                 headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": body})

@@ -89,7 +89,7 @@ def test_serve_process_scores_with_a_keys_file_and_flushes_the_log_on_sigterm(
     engine.dispose()
 
 
-def test_serve_with_two_workers_spreads_new_connections_over_both(
+def test_serve_with_two_workers_answers_from_both_processes(
     tmp_path: Path, tiny_bundle_dir: Path, live_leads: LiveLeads
 ) -> None:
     """Both workers answer on their own SO_REUSEPORT sockets (request ids carry a per-process prefix)."""
