@@ -348,7 +348,17 @@ def _leadscore_note(metrics: dict[str, Any]) -> str:
     calibration = metrics.get("calibration")
     method = calibration.get("method") if isinstance(calibration, dict) else "?"
     cold = " (cold-start model)" if metrics.get("cold_start") else ""
-    return f"{metrics.get('best_iteration')} trees, {method} calibration{cold}"
+    if method == "constant":
+        method = "constant (no skill on the validation period: every lead gets the base rate)"
+    prior = calibration.get("prior") if isinstance(calibration, dict) else None
+    anchor = ""
+    if isinstance(prior, dict) and "weight" in prior:
+        anchor = (
+            f", anchored to base rate {prior['level']:.3f} (weight {prior['weight']:.2f} on the validation "
+            f"period's {prior['validation_rate']:.3f}, the rest on train + validation's "
+            f"{prior['history_rate']:.3f})"
+        )
+    return f"{metrics.get('best_iteration')} trees, {method} calibration{anchor}{cold}"
 
 
 def _baselines(

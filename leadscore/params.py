@@ -263,12 +263,13 @@ class TrainParams(_Params):
 class CalibrateParams(_Params):
     """Calibration on the validation period."""
 
-    methods: list[Literal["isotonic", "sigmoid"]] = ["isotonic", "sigmoid"]
+    # constant: the null model (the base rate for every lead), chosen only when no map of the score beats it.
+    methods: list[Literal["isotonic", "sigmoid", "constant"]] = ["isotonic", "sigmoid", "constant"]
     cv_folds: int = Field(5, ge=2)
     # Base rate the probabilities are anchored to (models/base_rate.py): the validation period's, all
-    # labelled history's (prior shift of the calibrator), or whichever forecasts the next period better,
-    # forward-chained over training + validation.
-    prior: Literal["validation", "history", "auto"] = "validation"
+    # labelled history's (prior shift of the calibrator), or (auto) the mix of the two that forecasts the next
+    # period's rate best, forward-chained over training + validation.
+    prior: Literal["validation", "history", "auto"] = "auto"
 
 
 class BandParams(_Params):

@@ -82,6 +82,10 @@ class BandScheme:
 def fit_bands(probability: np.ndarray, params: BandParams) -> BandScheme:
     """Set the thresholds so that the validation leads fall into bands in ``params.band_shares``.
 
+    A constant probability (the no-skill calibrator) ranks no lead above another: the thresholds then sit just
+    above it, so every lead lands in the last band and none is qualified as MQL or SQL on no evidence
+    (quantile thresholds equal to the constant would put them all in band A).
+
     Raises:
         ConfigError: shares that do not add up to 1, or MQL/SQL bands that are not band names.
     """
@@ -99,7 +103,11 @@ def fit_bands(probability: np.ndarray, params: BandParams) -> BandScheme:
     if len(probability) == 0:
         raise ConfigError("cannot set band thresholds from an empty validation period")
     cumulative = np.cumsum(shares)[:-1]
-    thresholds = tuple(float(np.quantile(probability, 1.0 - c)) for c in cumulative)
+    lowest, highest = float(np.min(probability)), float(np.max(probability))
+    if lowest == highest:
+        thresholds = (float(np.nextafter(highest, np.inf)),) * len(cumulative)
+    else:
+        thresholds = tuple(float(np.quantile(probability, 1.0 - c)) for c in cumulative)
     scheme = BandScheme(names, thresholds, params.mql_band, params.sql_band, tuple(float(s) for s in shares))
     reached = np.bincount(scheme.codes(probability), minlength=len(names)) / len(probability)
     logger.info(

@@ -250,7 +250,7 @@ class ScoringBundle:
             "is_mql": is_mql,
             "is_sql": is_sql,
         }
-        if with_reasons and top_reasons > 0 and len(batch):
+        if with_reasons and top_reasons > 0 and len(batch) and self.calibrator.uses_score:
             impacts = self.explainer.impacts(X, self.booster, exact=exact_reasons)
             positive, negative = self.explainer.explain(X, batch, impacts, top_reasons)
         else:

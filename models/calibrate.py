@@ -1,12 +1,21 @@
-"""Calibration on the validation period: isotonic vs sigmoid chosen by cross-validated Brier score.
+"""Calibration on the validation period: isotonic, sigmoid or constant, chosen by cross-validated Brier score.
 
 The booster is trained with class weights and early stopping, so its raw probabilities are not probabilities.
 Calibration maps its raw score (log-odds margin) to a conversion probability, fitted on the validation period
 (leads the booster never trained on) with scikit-learn's ``CalibratedClassifierCV(FrozenEstimator(model))``.
 
-Which method: isotonic is flexible but can overfit small sets; sigmoid (Platt) is rigid but stable. Both are
+Which method: isotonic is flexible but can overfit small sets; sigmoid (Platt) is rigid but stable;
+constant is the null model, the validation period's base rate for every lead whatever its score. All are
 scored by Brier with stratified k-fold CV *inside* the validation period (calibrate on k-1 folds, score the
-held-out fold), the better one is refitted on the whole validation period.
+held-out fold), the best one is refitted on the whole validation period.
+
+Why the null model is a candidate: when the booster has no skill (Maven's fictional pipeline: AUC 0.5), a
+fitted map only spreads noise into the scores, and those spread scores are miscalibrated on new leads by
+construction. If no map of the score beats the base rate on held-out validation leads, the honest output is
+the base rate itself: the model then says "no skill" (train metrics warning, every lead the same
+probability, no reasons, one band) instead of ranking leads on noise. The booster was early-stopped on this
+very period, so its held-out scores are, if anything, flattered: the constant only wins when even those carry
+no signal.
 
 Why extract the calibrator: ``CalibratedClassifierCV.predict_proba`` re-validates input and calls the model
 again; at scoring time we already have the raw margins. The fitted 1-D map is therefore extracted: isotonic ->
@@ -33,6 +42,8 @@ from leadscore.errors import DataValidationError
 from leadscore.params import CalibrateParams
 
 logger = logging.getLogger(__name__)
+
+CONSTANT = "constant"
 
 
 class BoosterClassifier(ClassifierMixin, BaseEstimator):
@@ -78,11 +89,11 @@ class Calibrator:
     """The extracted 1-D calibration map from raw margin to probability.
 
     Attributes:
-        method: "isotonic" or "sigmoid".
+        method: "isotonic", "sigmoid" or "constant" (a sigmoid with a = 0: the same probability for all).
         x: isotonic breakpoints (raw margins, increasing).
         y: isotonic probabilities at the breakpoints.
         a: sigmoid slope coefficient (sklearn convention: p = 1 / (1 + exp(a * margin + b))).
-        b: sigmoid intercept.
+        b: sigmoid intercept; for "constant", ``-logit(probability)``.
     """
 
     method: str
@@ -97,6 +108,11 @@ class Calibrator:
         if self.method == "isotonic":
             return np.interp(margin, self.x, self.y)
         return 1.0 / (1.0 + np.exp(self.a * margin + self.b))
+
+    @property
+    def uses_score(self) -> bool:
+        """False for the constant map: the probability does not depend on the lead, so nothing explains it."""
+        return self.method != CONSTANT
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (metadata and the content hash)."""
@@ -137,6 +153,12 @@ def extract_calibrator(fitted: CalibratedClassifierCV) -> Calibrator:
     raise ValueError(f"unsupported calibration method {fitted.method!r}")
 
 
+def constant_calibrator(y: np.ndarray) -> Calibrator:
+    """The null map: every lead gets the base rate of ``y`` (which must hold both classes)."""
+    rate = float(np.mean(y))
+    return Calibrator(CONSTANT, a=0.0, b=float(np.log((1.0 - rate) / rate)))
+
+
 def _calibrate(booster: lgb.Booster, X: np.ndarray, y: np.ndarray, method: str) -> CalibratedClassifierCV:
     return CalibratedClassifierCV(FrozenEstimator(BoosterClassifier(booster)), method=method).fit(X, y)
 
@@ -168,13 +190,26 @@ def fit_calibration(
         for method in methods:
             scores = []
             for fit_idx, held_idx in splitter.split(X_val, y_val):
-                model = _calibrate(booster, X_val[fit_idx], y_val[fit_idx], method)
-                scores.append(brier_score_loss(y_val[held_idx], model.predict_proba(X_val[held_idx])[:, 1]))
+                if method == CONSTANT:
+                    held_p = np.full(len(held_idx), float(y_val[fit_idx].mean()))
+                else:
+                    model = _calibrate(booster, X_val[fit_idx], y_val[fit_idx], method)
+                    held_p = model.predict_proba(X_val[held_idx])[:, 1]
+                scores.append(brier_score_loss(y_val[held_idx], held_p))
             cv_brier[method] = float(np.mean(scores))
         chosen = min(methods, key=lambda m: (cv_brier[m], m))
     else:
         chosen = methods[0] if folds >= 2 or "sigmoid" not in methods else "sigmoid"
-    calibrator = extract_calibrator(_calibrate(booster, X_val, y_val, chosen))
+    if chosen == CONSTANT:
+        calibrator = constant_calibrator(y_val)
+        logger.warning(
+            "calibration: no map of the booster's score beats the base rate on held-out validation leads "
+            "(CV Brier %s): the model has no skill, every lead gets the base rate %.4f",
+            cv_brier,
+            float(y_val.mean()),
+        )
+    else:
+        calibrator = extract_calibrator(_calibrate(booster, X_val, y_val, chosen))
     raw_p = BoosterClassifier(booster).predict_proba(X_val)[:, 1]
     result = CalibrationResult(
         calibrator=calibrator,

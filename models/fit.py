@@ -69,6 +69,10 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     }
 
 
+def _rounded(scores: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 5) for k, v in scores.items()}
+
+
 def _batch_from_frame(frame: pd.DataFrame, spec: FeatureSpec) -> FeatureBatch:
     """Rebuild the raw-feature batch from feature-frame rows (for reason values of the sample)."""
     missing = [name for name in spec.feature_names if name not in frame.columns]
@@ -165,6 +169,13 @@ def fit_scoring_bundle(
     history = _history_labels(y_train, y_val, batch.as_of_ns, is_train, is_val)
     prior = choose_prior(calibrate.prior, history, y_val)
     calibrator = shift_prior(calibration.calibrator, prior.shift)
+    warnings = list(result.warnings)
+    if not calibrator.uses_score:
+        warnings.append(
+            "no skill: no calibration of the booster's score beats the validation base rate on held-out "
+            f"validation leads (CV Brier {_rounded(calibration.cv_brier)}); every lead gets the same "
+            f"probability {float(calibrator(np.zeros(1))[0]):.4f}, one band and no reasons"
+        )
     raw_train = booster.predict(X_train, raw_score=True)
     raw_val = booster.predict(X_val, raw_score=True)
     p_val = calibrator(raw_val)
@@ -196,7 +207,7 @@ def fit_scoring_bundle(
         "validation_uncalibrated": _metrics(y_val, 1.0 / (1.0 + np.exp(-raw_val))),
         "best_iteration": result.best_iteration,
         "cold_start": result.cold_start.cold,
-        "warnings": result.warnings,
+        "warnings": warnings,
         "calibration": {
             "method": calibration.method,
             "cv_brier": calibration.cv_brier,
@@ -229,7 +240,7 @@ def fit_scoring_bundle(
         "calibration_method": calibration.method,
         "calibration": metrics["calibration"],
         "cold_start": result.cold_start.cold,
-        "warnings": result.warnings,
+        "warnings": warnings,
         "lightgbm_params": result.lgb_params,
         "best_iteration": result.best_iteration,
         "reason_fidelity": explainer.fidelity,

@@ -172,7 +172,13 @@ def quality_gate(metrics: dict[str, float], params: EvaluateParams) -> None:
     if not math.isfinite(auc):
         problems.append("test AUC is undefined (the test period has only one outcome class)")
     elif auc < params.min_auc:
-        problems.append(f"test AUC {auc:.4f} < evaluate.min_auc {params.min_auc}")
+        problem = f"test AUC {auc:.4f} < evaluate.min_auc {params.min_auc}"
+        if metrics.get("no_skill"):
+            problem += (
+                " (no skill: no calibration of the score beat the base rate on the validation period, so "
+                "every lead gets the base rate; see data/model/train_metrics.json warnings)"
+            )
+        problems.append(problem)
     if math.isfinite(ece) and ece > params.max_ece and ece > noise:
         problems.append(
             f"test ECE {ece:.4f} > evaluate.max_ece {params.max_ece} (and > {noise:.4f}, the 95th percentile "
@@ -229,6 +235,8 @@ def run_evaluate(params: Params, paths: EvaluatePaths = EvaluatePaths()) -> dict
     metrics["n_excluded_columns"] = len(bundle.metadata.get("excluded_columns") or [])
     # 1 when train fell back to the simple cold-start model (its warning is in the bundle metadata).
     metrics["cold_start"] = int(bool(bundle.metadata.get("cold_start", False)))
+    # 1 when the calibration fell back to the base rate for every lead (models.calibrate: the null model).
+    metrics["no_skill"] = int(not bundle.calibrator.uses_score)
     p = scored["probability"].to_numpy(dtype=np.float64)
     _write_json(paths.reports / "metrics.json", metrics)
     if 0 < metrics["n_positive"] < metrics["n_test"]:

@@ -80,6 +80,7 @@ def test_metrics_json_is_flat_numbers_with_the_headline_keys(evaluated: Path, ti
     assert metrics["n_test"] == n_test
     assert metrics["n_excluded_columns"] == 0
     assert metrics["cold_start"] == 0
+    assert metrics["no_skill"] == 0
     assert 0.6 < metrics["auc"] <= metrics["bayes_auc"] + 0.05
     assert metrics["auc_ci_low"] < metrics["auc"] < metrics["auc_ci_high"]
     assert metrics["auc_gap_to_bayes"] == pytest.approx(metrics["bayes_auc"] - metrics["auc"], abs=2e-6)
@@ -154,6 +155,10 @@ def test_quality_gate_names_every_missed_threshold() -> None:
     with pytest.raises(ModelQualityError, match="only one outcome class"):
         quality_gate({"auc": float("nan"), "ece": 0.0}, params)
     quality_gate({"auc": 0.75, "ece": 0.02}, params)  # passes silently
+    with pytest.raises(
+        ModelQualityError, match=r"AUC 0\.5000 < evaluate\.min_auc 0\.7 \(no skill: .*base rate"
+    ):
+        quality_gate({"auc": 0.5, "ece": 0.01, "no_skill": 1}, params)
 
 
 def test_quality_gate_forgives_ece_within_sampling_noise() -> None:

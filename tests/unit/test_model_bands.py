@@ -25,6 +25,17 @@ def test_thresholds_are_frozen_so_a_better_mix_fills_band_a() -> None:
     assert bands.assign(np.array([bands.thresholds[0]]))[0] == "A"  # the threshold itself belongs to the band
 
 
+def test_a_constant_probability_puts_every_lead_in_the_last_band_unqualified() -> None:
+    p = np.full(500, 0.63)
+    bands = fit_bands(p, BandParams())
+    assert set(bands.assign(p)) == {"D"}
+    is_mql, is_sql = bands.qualification(p)
+    assert not is_mql.any()
+    assert not is_sql.any()
+    assert bands.reference_shares == (0.0, 0.0, 0.0, 1.0)
+    assert bands.assign(np.array([0.64]))[0] == "A"  # anything above the constant would still rank
+
+
 @pytest.mark.parametrize(
     "params",
     [

@@ -32,8 +32,10 @@ def test_extracted_calibrator_equals_calibrated_classifier_cv(data, method: str)
 def test_calibration_picks_the_method_with_the_lower_cv_brier_and_records_both(data) -> None:  # noqa: ANN001
     booster, X, y = data
     result = fit_calibration(booster, X, y, CalibrateParams(), seed=0)
-    assert set(result.cv_brier) == {"isotonic", "sigmoid"}
+    assert set(result.cv_brier) == {"isotonic", "sigmoid", "constant"}
     assert result.method == min(result.cv_brier, key=result.cv_brier.get)
+    assert result.method != "constant"  # the score carries signal: the null model loses clearly
+    assert result.cv_brier["constant"] > max(result.cv_brier["isotonic"], result.cv_brier["sigmoid"]) + 0.01
     p = result.calibrator(booster.predict(X, raw_score=True))
     assert abs(p.mean() - y.mean()) < 0.02  # the class-weight bias is gone
     assert np.mean((p - y) ** 2) < result.uncalibrated_brier
@@ -50,3 +52,24 @@ def test_validation_period_with_one_class_cannot_be_calibrated(data) -> None:  #
     booster, X, _ = data
     with pytest.raises(DataValidationError, match="one outcome class"):
         fit_calibration(booster, X, np.zeros(len(X), dtype=int), CalibrateParams(), seed=0)
+
+
+def test_a_score_without_skill_gets_the_null_model_the_base_rate_for_every_lead() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, 4))
+    y = (rng.random(3000) < 0.6).astype(int)  # outcomes unrelated to X
+    params = {"objective": "binary", "verbosity": -1, "num_threads": 1, "seed": 1, "min_data_in_leaf": 20}
+    booster = lgb.train(params, lgb.Dataset(X[:2000], y[:2000]), 30)
+    X_val, y_val = X[2000:], y[2000:]
+    result = fit_calibration(booster, X_val, y_val, CalibrateParams(), seed=0)
+    assert result.method == "constant"
+    assert result.cv_brier["constant"] < min(result.cv_brier["isotonic"], result.cv_brier["sigmoid"])
+    calibrator = result.calibrator
+    assert not calibrator.uses_score
+    p = calibrator(booster.predict(X_val, raw_score=True))
+    np.testing.assert_allclose(p, y_val.mean(), rtol=1e-12)
+    assert calibrator.to_dict() == {"method": "constant", "a": 0.0, "b": calibrator.b}
+    # Without the null model among the candidates, a fitted map spreads the noise into the scores.
+    fitted = fit_calibration(booster, X_val, y_val, CalibrateParams(methods=["isotonic", "sigmoid"]), seed=0)
+    assert fitted.calibrator.uses_score
+    assert np.ptp(fitted.calibrator(booster.predict(X_val, raw_score=True))) > 0.0

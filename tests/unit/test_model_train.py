@@ -48,7 +48,7 @@ def test_training_metrics_beat_chance_and_record_calibration() -> None:
     metrics = small_fit().metrics
     assert metrics["validation"]["auc"] > 0.7
     assert metrics["calibration"]["method"] in {"isotonic", "sigmoid"}
-    assert set(metrics["calibration"]["cv_brier"]) == {"isotonic", "sigmoid"}
+    assert set(metrics["calibration"]["cv_brier"]) == {"isotonic", "sigmoid", "constant"}
     assert metrics["cold_start"] is False
     assert metrics["warnings"] == []
 
@@ -92,7 +92,10 @@ def test_history_prior_moves_the_level_not_the_ranking_and_is_recorded() -> None
     from models.fit import fit_scoring_bundle
 
     dataset = small_dataset()
-    default = small_fit()
+    default = fit_scoring_bundle(
+        dataset.frame, dataset.spec, features=PARAMS.features, train=FAST_TRAIN,
+        calibrate=PARAMS.calibrate.model_copy(update={"prior": "validation"}), bands=PARAMS.bands, seed=SEED,
+    )  # fmt: skip
     assert default.metrics["calibration"]["prior"]["chosen"] == "validation"
     assert default.metrics["calibration"]["prior"]["shift"] == 0.0
     history = fit_scoring_bundle(
@@ -110,3 +113,28 @@ def test_history_prior_moves_the_level_not_the_ranking_and_is_recorded() -> None
     moved = history.bundle.reference["probability"].mean()
     kept = default.bundle.reference["probability"].mean()
     assert abs(moved - target) < abs(kept - target) - 0.004
+
+
+def test_labels_without_signal_give_a_no_skill_model_that_says_so() -> None:
+    from models.fit import fit_scoring_bundle
+
+    dataset = small_dataset()
+    frame = dataset.frame.copy()
+    # Outcomes no longer depend on the lead. (On 398 validation leads chance alone can look like skill: with
+    # other permutations early stopping finds trees with validation AUC 0.57 and the sigmoid map wins.)
+    frame["label"] = np.random.default_rng(2).permutation(frame["label"].to_numpy())
+    result = fit_scoring_bundle(
+        frame, dataset.spec, features=PARAMS.features, train=FAST_TRAIN, calibrate=PARAMS.calibrate,
+        bands=PARAMS.bands, seed=SEED,
+    )  # fmt: skip
+    assert result.metrics["calibration"]["method"] == "constant"
+    assert any(w.startswith("no skill:") for w in result.metrics["warnings"])
+    assert result.bundle.metadata["warnings"] == result.metrics["warnings"]
+    crm = canonical_crm()
+    scored = result.bundle.score(crm.leads.head(40), crm.activities)
+    level = result.metrics["calibration"]["prior"]["level"]
+    np.testing.assert_allclose(scored["probability"], level, atol=5e-5)  # one probability: the anchored rate
+    assert set(scored["band"]) == {"D"}
+    assert not scored["is_mql"].any()
+    assert all(r == [] for r in scored["reasons_positive"])
+    assert all(r == [] for r in scored["reasons_negative"])
