@@ -41,3 +41,20 @@ def test_paired_difference_sees_a_real_gap_and_no_gap_between_equal_models() -> 
 def test_dispatcher_rejects_an_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
     assert run.main(["nope"]) == 2
     assert "unknown benchmark 'nope'" in capsys.readouterr().err
+
+
+def test_seed_spread_reruns_the_pipeline_per_seed_and_counts_the_runs_meeting_the_target() -> None:
+    from benchmarks.quality import DATASETS, SeedRun, load_dataset_params, render_seed_spread, run_seeds
+
+    params = load_dataset_params(DATASETS["simulated"], n_leads=2500)
+    runs = run_seeds(DATASETS["simulated"], params, [5, 5, 6])
+    assert [r.seed for r in runs] == [5, 5, 6]
+    assert runs[0] == runs[1]  # same seed, same data and params: the same model and figures
+    assert runs[2] != runs[0]  # another seed draws another CRM and another model
+    assert all(0.6 < r.auc < 1.0 and 0.0 <= r.ece < 0.2 for r in runs)
+
+    made_up = [SeedRun(1, 0.88, 0.029, "isotonic", 0.6), SeedRun(2, 0.87, 0.031, "sigmoid", 0.5)]
+    table = render_seed_spread([("x", made_up)], max_ece=0.03)
+    row = table.splitlines()[-1]
+    assert row.startswith("| x | 1, 2 | 0.029 0.031 | 0.030 [0.029, 0.031] | 1 of 2 | 0.875 [0.870, 0.880] |")
+    assert "isotonic x1, sigmoid x1" in row
