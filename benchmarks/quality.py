@@ -19,8 +19,8 @@ on the test period (the newest leads) with the shared metrics of leadscore.monit
 bootstrap interval, PR AUC, Brier, ECE (the evaluate stage's binning) and top-decile lift; a paired bootstrap
 of the AUC difference decides "best or within noise". Every table lists the columns the validate stage
 excluded, with the detector's evidence, and (``--no-leaky-reference`` skips it) the AUC the same pipeline
-reports with the detector switched off. ``--seeds`` reruns leadscore's pipeline with other ``base.seed`` values
-and prints the spread of its test ECE and AUC: a figure one seed meets and most miss is luck.
+reports with the detector switched off. ``--seeds`` reruns leadscore's pipeline with other ``base.seed``
+values and prints the spread of its test ECE and AUC: a figure one seed meets and most miss is luck.
 
 Results go to stdout and benchmarks/out/quality.md (gitignored).
 """
