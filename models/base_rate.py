@@ -51,12 +51,9 @@ class PriorChoice:
 
     Attributes:
         setting: ``calibrate.prior`` as configured.
-        chosen: "validation" (weight 1), "history" (weight 0) or "blend" (in between).
         validation_rate: conversion rate of the validation period (the calibrator's own prior).
         history_rate: conversion rate of training + validation.
         weight: weight of the validation rate in the anchoring level.
-        level: the anchoring base rate, ``weight * validation_rate + (1 - weight) * history_rate``.
-        shift: log-odds added to the calibrator, ``logit(level) - logit(validation_rate)``.
         forecast_mse: forward-chained squared error of the validation, history and (in-sample: its weight
             was fitted on the same steps) blended forecasts; empty when fewer than ``MIN_FORWARD_STEPS``
             blocks could be scored.
@@ -64,14 +61,31 @@ class PriorChoice:
     """
 
     setting: str
-    chosen: str
     validation_rate: float
     history_rate: float
     weight: float
-    level: float
-    shift: float
     forecast_mse: dict[str, float]
     forward_steps: int
+
+    @property
+    def chosen(self) -> str:
+        """The label of the weight: "validation" (1), "history" (0) or "blend" (in between)."""
+        if self.weight == 1.0:
+            return VALIDATION_PRIOR
+        return HISTORY_PRIOR if self.weight == 0.0 else BLEND_PRIOR
+
+    @property
+    def level(self) -> float:
+        """The anchoring base rate, ``weight * validation_rate + (1 - weight) * history_rate``."""
+        return self.weight * self.validation_rate + (1.0 - self.weight) * self.history_rate
+
+    @property
+    def shift(self) -> float:
+        """Log-odds added to the calibrator, ``logit(level) - logit(validation_rate)`` (0 at weight 1)."""
+        level, rate = self.level, self.validation_rate
+        if self.weight == 1.0 or not (0.0 < level < 1.0 and 0.0 < rate < 1.0):
+            return 0.0
+        return float(logit(level) - logit(rate))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the train metrics and the bundle metadata."""
@@ -147,12 +161,6 @@ def forward_forecasts(y_history: np.ndarray, block: int) -> ForwardForecasts:
     return ForwardForecasts(np.array(previous), np.array(before), np.array(actual))
 
 
-def _label(weight: float) -> str:
-    if weight == 1.0:
-        return VALIDATION_PRIOR
-    return HISTORY_PRIOR if weight == 0.0 else BLEND_PRIOR
-
-
 def choose_prior(setting: str, y_history: np.ndarray, y_val: np.ndarray) -> PriorChoice:
     """Decide the anchoring base rate (see the module docstring).
 
@@ -178,13 +186,7 @@ def choose_prior(setting: str, y_history: np.ndarray, y_val: np.ndarray) -> Prio
         mse = {VALIDATION_PRIOR: forecasts.mse(1.0), HISTORY_PRIOR: forecasts.mse(0.0)}
         if setting == "auto":
             mse[BLEND_PRIOR] = forecasts.mse(weight)
-    level = weight * val_rate + (1.0 - weight) * hist_rate
-    shift = 0.0
-    if weight != 1.0 and 0.0 < level < 1.0 and 0.0 < val_rate < 1.0:
-        shift = float(logit(level) - logit(val_rate))
-    choice = PriorChoice(
-        setting, _label(weight), val_rate, hist_rate, weight, level, shift, mse, forecasts.steps
-    )
+    choice = PriorChoice(setting, val_rate, hist_rate, weight, mse, forecasts.steps)
     logger.info(
         "calibration prior: %s, weight %.2f on the validation rate %.4f (history rate %.4f) -> level %.4f "
         "(forward MSE %s over %d steps)",
@@ -192,7 +194,7 @@ def choose_prior(setting: str, y_history: np.ndarray, y_val: np.ndarray) -> Prio
         weight,
         val_rate,
         hist_rate,
-        level,
+        choice.level,
         {k: round(v, 6) for k, v in mse.items()},
         forecasts.steps,
     )
