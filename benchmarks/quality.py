@@ -1,7 +1,7 @@
 """Model-quality benchmark: leadscore against hand-built baselines on the same out-of-time split (issue #5).
 
     python -m benchmarks.quality [--datasets simulated,x_education,olist,maven] [--n-leads N] [--n-boot B]
-                                 [--seeds 1,2,3]
+                                 [--seeds 1,2,3] [--set train.refit=true]
 
 For each dataset (the simulated default from params.yaml, the real exports through configs/<name>.yaml)
 leadscore runs through the product's own stage functions, in a temporary directory: ``pull`` (the config's
@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from benchmarks.baselines import (
     RULES,
@@ -57,7 +58,7 @@ from leadscore import schema
 from leadscore.errors import LeadscoreError
 from leadscore.monitoring.calibration import ece_noise_floor
 from leadscore.monitoring.metrics import bootstrap_ci, evaluate_scores
-from leadscore.params import Params, load_params
+from leadscore.params import Params, load_params, with_overrides
 from pipelines._entry import excluded_columns
 from pipelines.evaluate import EvaluatePaths, load_test_period
 from pipelines.featurize import run_featurize
@@ -794,6 +795,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="",
         help="comma-separated extra base.seed values: rerun leadscore's pipeline with each, print the spread",
     )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a params key for every dataset, e.g. --set train.refit=true (repeatable)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log the pipeline's progress")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -801,6 +810,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    overrides: dict[str, Any] = {}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
     try:
         seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     except ValueError:
@@ -822,7 +837,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for config in configs:
             t0 = time.perf_counter()
-            params = load_dataset_params(config, args.n_leads)
+            params = with_overrides(load_dataset_params(config, args.n_leads), overrides)
             result = run_benchmark(config, params, n_boot=args.n_boot, leaky_reference=args.leaky_reference)
             results.append(result)
             print(render_dataset(result), flush=True)

@@ -2,7 +2,8 @@
 
 The booster is trained with class weights and early stopping, so its raw probabilities are not probabilities.
 Calibration maps its raw score (log-odds margin) to a conversion probability, fitted on the validation period
-(leads the booster never trained on) with scikit-learn's ``CalibratedClassifierCV(FrozenEstimator(model))``.
+(leads the booster never trained on) with scikit-learn's ``CalibratedClassifierCV(FrozenEstimator(model))``
+over the raw margins (``MarginClassifier``).
 
 Which method: isotonic is flexible but can overfit small sets; sigmoid (Platt) is rigid but stable;
 constant is the null model, the validation period's base rate for every lead whatever its score. All are
@@ -30,7 +31,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
@@ -46,33 +46,30 @@ logger = logging.getLogger(__name__)
 CONSTANT = "constant"
 
 
-class BoosterClassifier(ClassifierMixin, BaseEstimator):
-    """sklearn view of an already trained LightGBM booster on the model matrix.
+class MarginClassifier(ClassifierMixin, BaseEstimator):
+    """sklearn view of raw margins already computed: column 0 of X *is* the booster's log-odds margin.
 
-    ``decision_function`` returns the raw margin, which is what CalibratedClassifierCV calibrates.
+    ``decision_function`` returns it unchanged, which is what CalibratedClassifierCV calibrates. Calibrating
+    margins rather than a booster lets the same code calibrate the training booster's validation margins or
+    the out-of-fold margins of a refit (models.refit).
     """
 
-    def __init__(self, booster: lgb.Booster | None = None) -> None:
-        self.booster = booster
-
     def __sklearn_is_fitted__(self) -> bool:
-        """Fitted when it holds a booster (it is never trained through sklearn)."""
-        return self.booster is not None
+        """Always fitted: there is nothing to learn."""
+        return True
 
     @property
     def classes_(self) -> np.ndarray:
         """Binary labels, 0 = not converted, 1 = converted."""
         return np.array([0, 1])
 
-    def fit(self, X: Any, y: Any = None) -> BoosterClassifier:
-        """No-op: the booster is trained by ``models.train``; present for the sklearn contract."""
+    def fit(self, X: Any, y: Any = None) -> MarginClassifier:
+        """No-op, present for the sklearn contract."""
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """Raw margin (log-odds of the class-weighted model)."""
-        if self.booster is None:
-            raise ValueError("BoosterClassifier has no booster")
-        return np.asarray(self.booster.predict(np.asarray(X, dtype=np.float64), raw_score=True))
+        """The margin column."""
+        return np.asarray(X, dtype=np.float64)[:, 0]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated probabilities, shape (n, 2)."""
@@ -159,18 +156,20 @@ def constant_calibrator(y: np.ndarray) -> Calibrator:
     return Calibrator(CONSTANT, a=0.0, b=float(np.log((1.0 - rate) / rate)))
 
 
-def _calibrate(booster: lgb.Booster, X: np.ndarray, y: np.ndarray, method: str) -> CalibratedClassifierCV:
-    return CalibratedClassifierCV(FrozenEstimator(BoosterClassifier(booster)), method=method).fit(X, y)
+def calibrate_margins(margin: np.ndarray, y: np.ndarray, method: str) -> CalibratedClassifierCV:
+    """``CalibratedClassifierCV`` of ``method`` fitted on raw margins (see ``MarginClassifier``)."""
+    X = np.asarray(margin, dtype=np.float64).reshape(-1, 1)
+    return CalibratedClassifierCV(FrozenEstimator(MarginClassifier()), method=method).fit(X, y)
 
 
 def fit_calibration(
-    booster: lgb.Booster, X_val: np.ndarray, y_val: np.ndarray, params: CalibrateParams, seed: int
+    margin_val: np.ndarray, y_val: np.ndarray, params: CalibrateParams, seed: int
 ) -> CalibrationResult:
     """Choose and fit the calibration on the validation period.
 
     Args:
-        booster: the trained booster.
-        X_val: validation-period model matrix.
+        margin_val: the served booster's raw margins for the validation leads, computed by a booster that did
+            not train on them (the training booster's own, or out-of-fold margins of a refit).
         y_val: validation labels (0/1).
         params: candidate methods and CV folds.
         seed: shuffles the stratified folds (deterministic).
@@ -179,6 +178,7 @@ def fit_calibration(
         DataValidationError: the validation period lacks one of the classes.
     """
     y_val = np.asarray(y_val, dtype=np.int64)
+    margin_val = np.asarray(margin_val, dtype=np.float64)
     minority = int(min(y_val.sum(), len(y_val) - y_val.sum()))
     if minority == 0:
         raise DataValidationError("the validation period has only one outcome class: cannot calibrate")
@@ -189,12 +189,12 @@ def fit_calibration(
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         for method in methods:
             scores = []
-            for fit_idx, held_idx in splitter.split(X_val, y_val):
+            for fit_idx, held_idx in splitter.split(margin_val.reshape(-1, 1), y_val):
                 if method == CONSTANT:
                     held_p = np.full(len(held_idx), float(y_val[fit_idx].mean()))
                 else:
-                    model = _calibrate(booster, X_val[fit_idx], y_val[fit_idx], method)
-                    held_p = model.predict_proba(X_val[held_idx])[:, 1]
+                    model = calibrate_margins(margin_val[fit_idx], y_val[fit_idx], method)
+                    held_p = model.predict_proba(margin_val[held_idx].reshape(-1, 1))[:, 1]
                 scores.append(brier_score_loss(y_val[held_idx], held_p))
             cv_brier[method] = float(np.mean(scores))
         chosen = min(methods, key=lambda m: (cv_brier[m], m))
@@ -209,8 +209,8 @@ def fit_calibration(
             float(y_val.mean()),
         )
     else:
-        calibrator = extract_calibrator(_calibrate(booster, X_val, y_val, chosen))
-    raw_p = BoosterClassifier(booster).predict_proba(X_val)[:, 1]
+        calibrator = extract_calibrator(calibrate_margins(margin_val, y_val, chosen))
+    raw_p = 1.0 / (1.0 + np.exp(-margin_val))
     result = CalibrationResult(
         calibrator=calibrator,
         method=chosen,

@@ -31,6 +31,7 @@ from models.base_rate import choose_prior, shift_prior
 from models.bundle import ScoringBundle
 from models.calibrate import fit_calibration
 from models.reasons import fit_explainer, measure_fidelity
+from models.refit import Refit, refit_on_validation
 from models.train import Periods, train_model
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,13 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         "log_loss": round(float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])), 5),
         "ece": round(expected_calibration_error(y, p), 4),
     }
+
+
+def _refit_record(refit: Refit | None, rows: int) -> dict[str, Any] | None:
+    """What the train metrics and metadata say about the refit (None: the training booster is served)."""
+    if refit is None:
+        return None
+    return {"rows": rows, "oof_folds": refit.folds, "seconds": round(refit.seconds, 2)}
 
 
 def _rounded(scores: dict[str, float]) -> dict[str, float]:
@@ -133,7 +141,8 @@ def fit_scoring_bundle(
         frame: the featurize stage's frame (lead_id, label, split, raw features; optional true_p).
         spec: its feature spec.
         features: transformer vocabulary limits.
-        train: LightGBM, class weight, cold start and tuning params.
+        train: LightGBM, class weight, cold start, tuning and refit params (``train.refit``: the served
+            booster is refit on training + validation and calibrated on out-of-fold margins, models.refit).
         calibrate: calibration candidates, CV folds and the anchoring base rate (``prior``).
         bands: band shares and MQL/SQL bands.
         seed: base.seed (LightGBM, CV folds, sampling).
@@ -163,9 +172,18 @@ def fit_scoring_bundle(
     X_train, y_train, X_val, y_val = X[is_train], y[is_train], X[is_val], y[is_val]
     categorical = transformer.categorical_indices_
 
-    result = train_model(Periods(X_train, y_train, X_val, y_val, names, categorical), train, seed)
+    periods = Periods(X_train, y_train, X_val, y_val, names, categorical)
+    result = train_model(periods, train, seed)
     booster = result.booster
-    calibration = fit_calibration(booster, X_val, y_val, calibrate, seed)
+    # Validation margins from a booster that did not train on those leads: the calibration's input.
+    margin_val = booster.predict(X_val, raw_score=True)
+    refit = None
+    if train.refit:
+        refit = refit_on_validation(
+            periods, result.lgb_params, result.best_iteration, calibrate.cv_folds, seed
+        )
+        booster, margin_val = refit.booster, refit.oof_margin_val
+    calibration = fit_calibration(margin_val, y_val, calibrate, seed)
     history = _history_labels(y_train, y_val, batch.as_of_ns, is_train, is_val)
     prior = choose_prior(calibrate.prior, history, y_val)
     calibrator = shift_prior(calibration.calibrator, prior.shift)
@@ -177,8 +195,7 @@ def fit_scoring_bundle(
             f"probability {float(calibrator(np.zeros(1))[0]):.4f}, one band and no reasons"
         )
     raw_train = booster.predict(X_train, raw_score=True)
-    raw_val = booster.predict(X_val, raw_score=True)
-    p_val = calibrator(raw_val)
+    p_val = calibrator(margin_val)
     band_scheme = fit_bands(p_val, bands)
 
     rng = np.random.default_rng(seed)
@@ -204,7 +221,7 @@ def fit_scoring_bundle(
         "train": _metrics(y_train, 1.0 / (1.0 + np.exp(-raw_train))),
         # Calibrated on this very period: optimistic for calibration, honest for AUC (monotone calibration).
         "validation": _metrics(y_val, p_val),
-        "validation_uncalibrated": _metrics(y_val, 1.0 / (1.0 + np.exp(-raw_val))),
+        "validation_uncalibrated": _metrics(y_val, 1.0 / (1.0 + np.exp(-margin_val))),
         "best_iteration": result.best_iteration,
         "cold_start": result.cold_start.cold,
         "warnings": warnings,
@@ -222,7 +239,8 @@ def fit_scoring_bundle(
             **explainer.fidelity,
         },
         "tuning": result.tuning,
-        "train_seconds": round(result.seconds, 2),
+        "refit": _refit_record(refit, len(y_train) + len(y_val)),
+        "train_seconds": round(result.seconds + (refit.seconds if refit else 0.0), 2),
         "total_seconds": round(time.perf_counter() - started, 2),
         "rows": {"train": int(is_train.sum()), "validation": int(is_val.sum())},
     }
@@ -243,6 +261,7 @@ def fit_scoring_bundle(
         "warnings": warnings,
         "lightgbm_params": result.lgb_params,
         "best_iteration": result.best_iteration,
+        "refit": metrics["refit"],
         "reason_fidelity": explainer.fidelity,
         "reason_groups": {g.key: list(g.members) for g in groups},
         "metrics": {k: metrics[k] for k in ("train", "validation", "validation_uncalibrated")},

@@ -6,7 +6,7 @@ from sklearn.frozen import FrozenEstimator
 
 from leadscore.errors import DataValidationError
 from leadscore.params import CalibrateParams
-from models.calibrate import BoosterClassifier, extract_calibrator, fit_calibration
+from models.calibrate import MarginClassifier, extract_calibrator, fit_calibration
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +23,17 @@ def data() -> tuple[lgb.Booster, np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
 def test_extracted_calibrator_equals_calibrated_classifier_cv(data, method: str) -> None:  # noqa: ANN001
     booster, X, y = data
-    fitted = CalibratedClassifierCV(FrozenEstimator(BoosterClassifier(booster)), method=method).fit(X, y)
+    margin = booster.predict(X, raw_score=True).reshape(-1, 1)
+    fitted = CalibratedClassifierCV(FrozenEstimator(MarginClassifier()), method=method).fit(margin, y)
     calibrator = extract_calibrator(fitted)
-    margin = booster.predict(X, raw_score=True)
-    np.testing.assert_allclose(calibrator(margin), fitted.predict_proba(X)[:, 1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        calibrator(margin[:, 0]), fitted.predict_proba(margin)[:, 1], rtol=1e-12, atol=1e-12
+    )
 
 
 def test_calibration_picks_the_method_with_the_lower_cv_brier_and_records_both(data) -> None:  # noqa: ANN001
     booster, X, y = data
-    result = fit_calibration(booster, X, y, CalibrateParams(), seed=0)
+    result = fit_calibration(booster.predict(X, raw_score=True), y, CalibrateParams(), seed=0)
     assert set(result.cv_brier) == {"isotonic", "sigmoid", "constant"}
     assert result.method == min(result.cv_brier, key=result.cv_brier.get)
     assert result.method != "constant"  # the score carries signal: the null model loses clearly
@@ -43,7 +45,9 @@ def test_calibration_picks_the_method_with_the_lower_cv_brier_and_records_both(d
 
 def test_single_method_skips_the_comparison(data) -> None:  # noqa: ANN001
     booster, X, y = data
-    result = fit_calibration(booster, X, y, CalibrateParams(methods=["sigmoid"]), seed=0)
+    result = fit_calibration(
+        booster.predict(X, raw_score=True), y, CalibrateParams(methods=["sigmoid"]), seed=0
+    )
     assert result.method == "sigmoid"
     assert result.cv_brier == {}
 
@@ -51,7 +55,9 @@ def test_single_method_skips_the_comparison(data) -> None:  # noqa: ANN001
 def test_validation_period_with_one_class_cannot_be_calibrated(data) -> None:  # noqa: ANN001
     booster, X, _ = data
     with pytest.raises(DataValidationError, match="one outcome class"):
-        fit_calibration(booster, X, np.zeros(len(X), dtype=int), CalibrateParams(), seed=0)
+        fit_calibration(
+            booster.predict(X, raw_score=True), np.zeros(len(X), dtype=int), CalibrateParams(), seed=0
+        )
 
 
 def test_a_score_without_skill_gets_the_null_model_the_base_rate_for_every_lead() -> None:
@@ -61,7 +67,8 @@ def test_a_score_without_skill_gets_the_null_model_the_base_rate_for_every_lead(
     params = {"objective": "binary", "verbosity": -1, "num_threads": 1, "seed": 1, "min_data_in_leaf": 20}
     booster = lgb.train(params, lgb.Dataset(X[:2000], y[:2000]), 30)
     X_val, y_val = X[2000:], y[2000:]
-    result = fit_calibration(booster, X_val, y_val, CalibrateParams(), seed=0)
+    margin_val = booster.predict(X_val, raw_score=True)
+    result = fit_calibration(margin_val, y_val, CalibrateParams(), seed=0)
     assert result.method == "constant"
     assert result.cv_brier["constant"] < min(result.cv_brier["isotonic"], result.cv_brier["sigmoid"])
     calibrator = result.calibrator
@@ -70,6 +77,6 @@ def test_a_score_without_skill_gets_the_null_model_the_base_rate_for_every_lead(
     np.testing.assert_allclose(p, y_val.mean(), rtol=1e-12)
     assert calibrator.to_dict() == {"method": "constant", "a": 0.0, "b": calibrator.b}
     # Without the null model among the candidates, a fitted map spreads the noise into the scores.
-    fitted = fit_calibration(booster, X_val, y_val, CalibrateParams(methods=["isotonic", "sigmoid"]), seed=0)
+    fitted = fit_calibration(margin_val, y_val, CalibrateParams(methods=["isotonic", "sigmoid"]), seed=0)
     assert fitted.calibrator.uses_score
     assert np.ptp(fitted.calibrator(booster.predict(X_val, raw_score=True))) > 0.0
