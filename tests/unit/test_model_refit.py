@@ -5,7 +5,7 @@ from sklearn.metrics import roc_auc_score
 
 from models.refit import refit_on_validation
 from models.train import Periods
-from tests.model_fixtures import FAST_TRAIN, PARAMS, SEED, small_dataset, small_fit
+from tests.model_fixtures import FAST_TRAIN, PARAMS, SEED, canonical_crm, small_dataset, small_fit
 
 # Memorising recipe: one-lead leaves and many trees, so a booster that trained on a lead "knows" its label.
 MEMORISE = {"objective": "binary", "num_leaves": 63, "min_data_in_leaf": 1, "min_sum_hessian_in_leaf": 0.0,
@@ -46,3 +46,10 @@ def test_refit_serves_a_booster_of_the_same_size_trained_on_more_leads_and_recor
     assert refit.bundle.booster.model_to_string() != default.bundle.booster.model_to_string()
     assert refit.bundle.version != default.bundle.version
     assert refit.metrics["validation"]["auc"] > 0.7  # out-of-fold validation margins still rank
+    crm = canonical_crm()
+    leads = crm.leads.head(40)
+    served = refit.bundle.score(leads, crm.activities)["probability"].to_numpy()
+    before = default.bundle.score(leads, crm.activities)["probability"].to_numpy()
+    assert np.all((served > 0) & (served < 1))
+    assert not np.allclose(served, before)  # the refit booster is what scores
+    assert np.corrcoef(served, before)[0, 1] > 0.9  # ...and it ranks much like the training booster
