@@ -349,7 +349,6 @@ class SeedRun:
     auc: float
     ece: float
     calibration: str
-    prior_weight: float
 
 
 def run_seeds(config: DatasetConfig, params: Params, seeds: Sequence[int]) -> list[SeedRun]:
@@ -369,12 +368,7 @@ def run_seeds(config: DatasetConfig, params: Params, seeds: Sequence[int]) -> li
             y, run.p_test, n_bins=params.evaluate.n_bins, calibration_bins=params.evaluate.calibration_bins
         )
         calibration = run.train_metrics.get("calibration") or {}
-        prior = calibration.get("prior") or {}
-        runs.append(
-            SeedRun(
-                seed, m["auc"], m["ece"], str(calibration.get("method", "?")), float(prior.get("weight", 1.0))
-            )
-        )
+        runs.append(SeedRun(seed, m["auc"], m["ece"], str(calibration.get("method", "?"))))
     return runs
 
 
@@ -391,8 +385,6 @@ def render_seed_spread(spreads: Sequence[tuple[str, Sequence[SeedRun]]], max_ece
         "|---|---|---|---|---|---|---|",
     ]
     for name, runs in spreads:
-        if not runs:
-            continue
         ece = np.array([r.ece for r in runs])
         auc = np.array([r.auc for r in runs])
         methods = ", ".join(
@@ -842,8 +834,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(result)
             print(render_dataset(result), flush=True)
             if seeds:
-                spread = [*run_seeds(config, params, [params.base.seed]), *run_seeds(config, params, seeds)]
-                spreads.append((config.name, spread))
+                spreads.append((config.name, run_seeds(config, params, [params.base.seed, *seeds])))
                 print(render_seed_spread(spreads[-1:], TARGET_ECE), flush=True)
             print(f"({config.name}: {time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
     except LeadscoreError as exc:

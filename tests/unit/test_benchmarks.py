@@ -53,7 +53,7 @@ def test_seed_spread_reruns_the_pipeline_per_seed_and_counts_the_runs_meeting_th
     assert runs[2] != runs[0]  # another seed draws another CRM and another model
     assert all(0.6 < r.auc < 1.0 and 0.0 <= r.ece < 0.2 for r in runs)
 
-    made_up = [SeedRun(1, 0.88, 0.029, "isotonic", 0.6), SeedRun(2, 0.87, 0.031, "sigmoid", 0.5)]
+    made_up = [SeedRun(1, 0.88, 0.029, "isotonic"), SeedRun(2, 0.87, 0.031, "sigmoid")]
     table = render_seed_spread([("x", made_up)], max_ece=0.03)
     row = table.splitlines()[-1]
     assert row.startswith("| x | 1, 2 | 0.029 0.031 | 0.030 [0.029, 0.031] | 1 of 2 | 0.875 [0.870, 0.880] |")
