@@ -258,8 +258,8 @@ class TrainParams(_Params):
     reason_sample_rows: int = Field(4000, ge=100)
     # Serve a booster refit on training + validation (the early-stopped number of trees), calibrated on
     # out-of-fold validation margins (models/refit.py); false serves the training-period booster. Off by
-    # default: over 8 seeds it adds 0.006 AUC on X Education and Olist but leaves the mean ECE where it
-    # was, and the headline seed's calibration gets worse on X Education and Maven (README, "Refit").
+    # default: over 8 seeds it adds 0.004-0.005 AUC on X Education and Olist but worsens their mean ECE
+    # (X Education 0.035 vs 0.031) and Maven's at the headline seed (README, "Refit").
     refit: bool = False
     tune: TuneParams = TuneParams()
     cold_start: ColdStartParams = ColdStartParams()
@@ -268,8 +268,11 @@ class TrainParams(_Params):
 class CalibrateParams(_Params):
     """Calibration on the validation period."""
 
-    # constant: the null model (the base rate for every lead), chosen only when no map of the score beats it.
-    methods: list[Literal["isotonic", "sigmoid", "constant"]] = ["isotonic", "sigmoid", "constant"]
+    # spline: smooth monotone map (models/spline_map.py); isotonic (a step function: ties, noisy tails) is
+    # available but not a default candidate; constant: the null model (the base rate for every lead), chosen
+    # only when no map of the score beats it.
+    methods: list[Literal["spline", "sigmoid", "isotonic", "constant"]] = ["spline", "sigmoid", "constant"]
+    spline_knots: int = Field(6, ge=3)  # at quantiles of the validation margins
     cv_folds: int = Field(5, ge=2)
     # Base rate the probabilities are anchored to (models/base_rate.py): the validation period's, all
     # labelled history's (prior shift of the calibrator), or (auto) the mix of the two that forecasts the next

@@ -24,8 +24,8 @@ forecasts better than either. The weight moves smoothly with the evidence.
 
 The choice and its evidence (both rates, the weight, the resulting level, the forecast errors, the number of
 forward steps) are recorded in the train metrics and the bundle metadata. The shifted map keeps the
-calibrator's form (isotonic breakpoints, two sigmoid coefficients or one constant), so the bundle scores
-exactly as before.
+calibrator's form (spline or isotonic breakpoints, two sigmoid coefficients or one constant), so the bundle
+scores exactly as before.
 """
 
 from __future__ import annotations
@@ -206,12 +206,13 @@ def shift_prior(calibrator: Calibrator, shift: float) -> Calibrator:
 
     Sigmoid (and constant, a sigmoid with a = 0): p = 1 / (1 + exp(a * m + b)) has log-odds -(a * m + b), so b
     becomes b - shift (exact).
-    Isotonic: each breakpoint probability y becomes expit(logit(y) + shift); 0 and 1 stay put, the map stays
-    monotone and is still applied by linear interpolation between the shifted breakpoints.
+    Spline and isotonic (breakpoints): each breakpoint probability y becomes expit(logit(y) + shift); 0 and 1
+    stay put, the map stays monotone and is still applied by linear interpolation between the shifted
+    breakpoints.
     """
     if shift == 0.0:
         return calibrator
-    if calibrator.method != "isotonic":
+    if not calibrator.has_breakpoints:
         return replace(calibrator, b=calibrator.b - shift)
     with np.errstate(divide="ignore"):
         y = expit(logit(np.clip(calibrator.y, 0.0, 1.0)) + shift)

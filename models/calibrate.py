@@ -1,14 +1,16 @@
-"""Calibration on the validation period: isotonic, sigmoid or constant, chosen by cross-validated Brier score.
+"""Calibration on the validation period: spline, sigmoid, isotonic or constant, by cross-validated Brier.
 
 The booster is trained with class weights and early stopping, so its raw probabilities are not probabilities.
 Calibration maps its raw score (log-odds margin) to a conversion probability, fitted on the validation period
 (leads the booster never trained on) with scikit-learn's ``CalibratedClassifierCV(FrozenEstimator(model))``
 over the raw margins (``MarginClassifier``).
 
-Which method: isotonic is flexible but can overfit small sets; sigmoid (Platt) is rigid but stable;
-constant is the null model, the validation period's base rate for every lead whatever its score. All are
-scored by Brier with stratified k-fold CV *inside* the validation period (calibrate on k-1 folds, score the
-held-out fold), the best one is refitted on the whole validation period.
+Which method: spline (models.spline_map, the default's flexible shape) is smooth and monotone and keeps the
+booster's ranking; sigmoid (Platt) is rigid but stable; isotonic is flexible but a step function (ties, and
+tails fitted to a few dozen leads), offered but no longer a default candidate; constant is the null model, the
+validation period's base rate for every lead whatever its score. All are scored by Brier with stratified
+k-fold CV *inside* the validation period (calibrate on k-1 folds, score the held-out fold), the best one is
+refitted on the whole validation period.
 
 Why the null model is a candidate: when the booster has no skill (Maven's fictional pipeline: AUC 0.5), a
 fitted map only spreads noise into the scores, and those spread scores are miscalibrated on new leads by
@@ -20,7 +22,8 @@ no signal.
 
 Why extract the calibrator: ``CalibratedClassifierCV.predict_proba`` re-validates input and calls the model
 again; at scoring time we already have the raw margins. The fitted 1-D map is therefore extracted: isotonic ->
-its breakpoints, applied with ``np.interp`` (identical to ``IsotonicRegression.predict`` with clipping);
+its breakpoints, applied with ``np.interp`` (identical to ``IsotonicRegression.predict`` with clipping; the
+spline map is stored the same way);
 sigmoid -> its two coefficients, applied as ``1 / (1 + exp(a * margin + b))``. That is a few microseconds per
 batch and carries no sklearn object into the bundle. A unit test checks it equals ``predict_proba`` exactly.
 """
@@ -40,10 +43,13 @@ from sklearn.model_selection import StratifiedKFold
 
 from leadscore.errors import DataValidationError
 from leadscore.params import CalibrateParams
+from models.spline_map import fit_spline_map
 
 logger = logging.getLogger(__name__)
 
 CONSTANT = "constant"
+# Maps stored as breakpoints and applied by linear interpolation.
+BREAKPOINT_METHODS = frozenset({"isotonic", "spline"})
 
 
 class MarginClassifier(ClassifierMixin, BaseEstimator):
@@ -86,9 +92,9 @@ class Calibrator:
     """The extracted 1-D calibration map from raw margin to probability.
 
     Attributes:
-        method: "isotonic", "sigmoid" or "constant" (a sigmoid with a = 0: the same probability for all).
-        x: isotonic breakpoints (raw margins, increasing).
-        y: isotonic probabilities at the breakpoints.
+        method: "spline", "isotonic", "sigmoid" or "constant" (a sigmoid with a = 0: one probability for all).
+        x: spline or isotonic breakpoints (raw margins, increasing).
+        y: probabilities at the breakpoints.
         a: sigmoid slope coefficient (sklearn convention: p = 1 / (1 + exp(a * margin + b))).
         b: sigmoid intercept; for "constant", ``-logit(probability)``.
     """
@@ -102,9 +108,14 @@ class Calibrator:
     def __call__(self, margin: np.ndarray) -> np.ndarray:
         """Calibrated probability per raw margin."""
         margin = np.asarray(margin, dtype=np.float64)
-        if self.method == "isotonic":
+        if self.has_breakpoints:
             return np.interp(margin, self.x, self.y)
         return 1.0 / (1.0 + np.exp(self.a * margin + self.b))
+
+    @property
+    def has_breakpoints(self) -> bool:
+        """True for maps stored as breakpoints (spline, isotonic), False for the two-coefficient forms."""
+        return self.method in BREAKPOINT_METHODS
 
     @property
     def uses_score(self) -> bool:
@@ -113,7 +124,7 @@ class Calibrator:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (metadata and the content hash)."""
-        if self.method == "isotonic":
+        if self.has_breakpoints:
             return {"method": self.method, "x": self.x.tolist(), "y": self.y.tolist()}
         return {"method": self.method, "a": float(self.a), "b": float(self.b)}
 
@@ -162,6 +173,16 @@ def calibrate_margins(margin: np.ndarray, y: np.ndarray, method: str) -> Calibra
     return CalibratedClassifierCV(FrozenEstimator(MarginClassifier()), method=method).fit(X, y)
 
 
+def fit_map(margin: np.ndarray, y: np.ndarray, method: str, params: CalibrateParams) -> Calibrator:
+    """The calibration map of ``method`` fitted on ``margin`` -> ``y`` (both classes present)."""
+    if method == CONSTANT:
+        return constant_calibrator(y)
+    if method == "spline":
+        x, p = fit_spline_map(margin, y, params.spline_knots)
+        return Calibrator("spline", x=x, y=p)
+    return extract_calibrator(calibrate_margins(margin, y, method))
+
+
 def fit_calibration(
     margin_val: np.ndarray, y_val: np.ndarray, params: CalibrateParams, seed: int
 ) -> CalibrationResult:
@@ -190,26 +211,20 @@ def fit_calibration(
         for method in methods:
             scores = []
             for fit_idx, held_idx in splitter.split(margin_val.reshape(-1, 1), y_val):
-                if method == CONSTANT:
-                    held_p = np.full(len(held_idx), float(y_val[fit_idx].mean()))
-                else:
-                    model = calibrate_margins(margin_val[fit_idx], y_val[fit_idx], method)
-                    held_p = model.predict_proba(margin_val[held_idx].reshape(-1, 1))[:, 1]
-                scores.append(brier_score_loss(y_val[held_idx], held_p))
+                fold_map = fit_map(margin_val[fit_idx], y_val[fit_idx], method, params)
+                scores.append(brier_score_loss(y_val[held_idx], fold_map(margin_val[held_idx])))
             cv_brier[method] = float(np.mean(scores))
         chosen = min(methods, key=lambda m: (cv_brier[m], m))
     else:
         chosen = methods[0] if folds >= 2 or "sigmoid" not in methods else "sigmoid"
+    calibrator = fit_map(margin_val, y_val, chosen, params)
     if chosen == CONSTANT:
-        calibrator = constant_calibrator(y_val)
         logger.warning(
             "calibration: no map of the booster's score beats the base rate on held-out validation leads "
             "(CV Brier %s): the model has no skill, every lead gets the base rate %.4f",
             cv_brier,
             float(y_val.mean()),
         )
-    else:
-        calibrator = extract_calibrator(calibrate_margins(margin_val, y_val, chosen))
     raw_p = 1.0 / (1.0 + np.exp(-margin_val))
     result = CalibrationResult(
         calibrator=calibrator,

@@ -94,13 +94,16 @@ def test_history_prior_shifts_the_log_odds_from_the_validation_to_the_history_ra
         choose_prior("latest", y_hist, y_hist[-100:])
 
 
-def test_shifted_sigmoid_is_exact_and_shifted_isotonic_keeps_its_form() -> None:
+@pytest.mark.parametrize("breakpoint_method", ["isotonic", "spline"])
+def test_shifted_sigmoid_is_exact_and_shifted_breakpoints_keep_their_form(breakpoint_method: str) -> None:
     margin = np.linspace(-4, 4, 50)
     sigmoid = Calibrator("sigmoid", a=-1.3, b=0.4)
     shifted = shift_prior(sigmoid, -0.5)
     np.testing.assert_allclose(logit(shifted(margin)) - logit(sigmoid(margin)), -0.5, atol=1e-12)
 
-    isotonic = Calibrator("isotonic", x=np.array([-2.0, 0.0, 1.0, 3.0]), y=np.array([0.0, 0.2, 0.6, 1.0]))
+    isotonic = Calibrator(
+        breakpoint_method, x=np.array([-2.0, 0.0, 1.0, 3.0]), y=np.array([0.0, 0.2, 0.6, 1.0])
+    )
     moved = shift_prior(isotonic, 0.7)
     np.testing.assert_array_equal(moved.x, isotonic.x)
     assert moved.y[0] == 0.0  # certainties stay certain

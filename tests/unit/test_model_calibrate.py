@@ -34,10 +34,10 @@ def test_extracted_calibrator_equals_calibrated_classifier_cv(data, method: str)
 def test_calibration_picks_the_method_with_the_lower_cv_brier_and_records_both(data) -> None:  # noqa: ANN001
     booster, X, y = data
     result = fit_calibration(booster.predict(X, raw_score=True), y, CalibrateParams(), seed=0)
-    assert set(result.cv_brier) == {"isotonic", "sigmoid", "constant"}
+    assert set(result.cv_brier) == {"spline", "sigmoid", "constant"}
     assert result.method == min(result.cv_brier, key=result.cv_brier.get)
     assert result.method != "constant"  # the score carries signal: the null model loses clearly
-    assert result.cv_brier["constant"] > max(result.cv_brier["isotonic"], result.cv_brier["sigmoid"]) + 0.01
+    assert result.cv_brier["constant"] > max(result.cv_brier["spline"], result.cv_brier["sigmoid"]) + 0.01
     p = result.calibrator(booster.predict(X, raw_score=True))
     assert abs(p.mean() - y.mean()) < 0.02  # the class-weight bias is gone
     assert np.mean((p - y) ** 2) < result.uncalibrated_brier
@@ -70,7 +70,7 @@ def test_a_score_without_skill_gets_the_null_model_the_base_rate_for_every_lead(
     margin_val = booster.predict(X_val, raw_score=True)
     result = fit_calibration(margin_val, y_val, CalibrateParams(), seed=0)
     assert result.method == "constant"
-    assert result.cv_brier["constant"] < min(result.cv_brier["isotonic"], result.cv_brier["sigmoid"])
+    assert result.cv_brier["constant"] < min(result.cv_brier["spline"], result.cv_brier["sigmoid"])
     calibrator = result.calibrator
     assert not calibrator.uses_score
     p = calibrator(booster.predict(X_val, raw_score=True))
@@ -80,3 +80,14 @@ def test_a_score_without_skill_gets_the_null_model_the_base_rate_for_every_lead(
     fitted = fit_calibration(margin_val, y_val, CalibrateParams(methods=["isotonic", "sigmoid"]), seed=0)
     assert fitted.calibrator.uses_score
     assert np.ptp(fitted.calibrator(booster.predict(X_val, raw_score=True))) > 0.0
+
+
+def test_isotonic_is_still_a_candidate_when_listed(data) -> None:  # noqa: ANN001
+    booster, X, y = data
+    margin = booster.predict(X, raw_score=True)
+    params = CalibrateParams(methods=["isotonic"])
+    result = fit_calibration(margin, y, params, seed=0)
+    assert result.method == "isotonic"
+    assert result.calibrator.has_breakpoints
+    listed = fit_calibration(margin, y, CalibrateParams(methods=["isotonic", "spline", "sigmoid"]), seed=0)
+    assert set(listed.cv_brier) == {"isotonic", "spline", "sigmoid"}
