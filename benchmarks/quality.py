@@ -419,7 +419,12 @@ def _leadscore_note(metrics: dict[str, Any]) -> str:
             f"period's {prior['validation_rate']:.3f}, the rest on train + validation's "
             f"{prior['history_rate']:.3f})"
         )
-    return f"{metrics.get('best_iteration')} trees, {method} calibration{anchor}{cold}"
+    members = metrics.get("ensemble") or []
+    trees = f"{metrics.get('best_iteration')} trees"
+    if len(members) > 1:
+        counts = [member["trees"] for member in members]
+        trees = f"{len(members)} boosters averaged ({min(counts)}-{max(counts)} trees each)"
+    return f"{trees}, {method} calibration{anchor}{cold}"
 
 
 def _baselines(

@@ -258,9 +258,13 @@ class TrainParams(_Params):
     reason_sample_rows: int = Field(4000, ge=100)
     # Serve a booster refit on training + validation (the early-stopped number of trees), calibrated on
     # out-of-fold validation margins (models/refit.py); false serves the training-period booster. Off by
-    # default: over 8 seeds it adds 0.004-0.005 AUC on X Education and Olist but worsens their mean ECE
-    # (X Education 0.035 vs 0.031) and Maven's at the headline seed (README, "Refit").
+    # default: over 8 seeds it adds 0.004 AUC on X Education and Olist but worsens their mean ECE
+    # (X Education 0.036 vs 0.028; README, "Refit").
     refit: bool = False
+    # Boosters trained with base.seed and seeds drawn from it, averaged (one merged booster,
+    # models/booster_ensemble.py): removes the seed's say in the model. Costs that many times the training,
+    # scoring and reason-table time; worth it where the validation period is small (the real-export configs).
+    ensemble_size: int = Field(1, ge=1, le=20)
     tune: TuneParams = TuneParams()
     cold_start: ColdStartParams = ColdStartParams()
 

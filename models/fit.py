@@ -179,9 +179,7 @@ def fit_scoring_bundle(
     margin_val = booster.predict(X_val, raw_score=True)
     refit = None
     if train.refit:
-        refit = refit_on_validation(
-            periods, result.lgb_params, result.best_iteration, calibrate.cv_folds, seed
-        )
+        refit = refit_on_validation(periods, result.lgb_params, result.members, calibrate.cv_folds, seed)
         booster, margin_val = refit.booster, refit.oof_margin_val
     calibration = fit_calibration(margin_val, y_val, calibrate, seed)
     history = _history_labels(y_train, y_val, batch.as_of_ns, is_train, is_val)
@@ -191,7 +189,8 @@ def fit_scoring_bundle(
     if not calibrator.uses_score:
         warnings.append(
             "no skill: no calibration of the booster's score beats the validation base rate on held-out "
-            f"validation leads (CV Brier {_rounded(calibration.cv_brier)}); every lead gets the same "
+            f"validation leads by more than a standard error (CV Brier {_rounded(calibration.cv_brier)}, "
+            f"standard error of the gain {_rounded(calibration.cv_brier_se)}); every lead gets the same "
             f"probability {float(calibrator(np.zeros(1))[0]):.4f}, one band and no reasons"
         )
     raw_train = booster.predict(X_train, raw_score=True)
@@ -223,11 +222,13 @@ def fit_scoring_bundle(
         "validation": _metrics(y_val, p_val),
         "validation_uncalibrated": _metrics(y_val, 1.0 / (1.0 + np.exp(-margin_val))),
         "best_iteration": result.best_iteration,
+        "ensemble": [member.to_dict() for member in result.members],
         "cold_start": result.cold_start.cold,
         "warnings": warnings,
         "calibration": {
             "method": calibration.method,
             "cv_brier": calibration.cv_brier,
+            "cv_brier_se": _rounded(calibration.cv_brier_se),
             "cv_folds": calibration.folds,
             "uncalibrated_brier": round(calibration.uncalibrated_brier, 5),
             "prior": prior.to_dict(),
@@ -261,6 +262,7 @@ def fit_scoring_bundle(
         "warnings": warnings,
         "lightgbm_params": result.lgb_params,
         "best_iteration": result.best_iteration,
+        "ensemble": metrics["ensemble"],
         "refit": metrics["refit"],
         "reason_fidelity": explainer.fidelity,
         "reason_groups": {g.key: list(g.members) for g in groups},

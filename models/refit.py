@@ -11,6 +11,8 @@ cut into ``calibrate.cv_folds`` stratified folds; for each fold a booster of the
 training + the other folds and scores the held-out fold. These out-of-fold margins stand in for the served
 booster's margins on leads it has not seen: the calibration, the bands and the drift reference are fitted on
 them, and the validation metrics come from them (honest, unlike the served booster's in-sample margins).
+With an ensemble (``train.ensemble_size``) each member is refit with its own seed and number of trees on the
+same folds; the out-of-fold margins and the served boosters are averaged like the members themselves.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import lightgbm as lgb
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from models.train import Periods
+from models.booster_ensemble import merge_boosters
+from models.train import EnsembleMember, Periods
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +58,14 @@ def _train(
 
 
 def refit_on_validation(
-    data: Periods, params: dict[str, object], rounds: int, folds: int, seed: int
+    data: Periods, params: dict[str, object], members: list[EnsembleMember], folds: int, seed: int
 ) -> Refit:
     """Train the served booster on training + validation and the out-of-fold validation margins.
 
     Args:
         data: training and validation matrices.
         params: the training booster's LightGBM params (after cold-start overrides or tuning).
-        rounds: its best iteration.
+        members: the trained ensemble's seeds and best iterations (one member without an ensemble).
         folds: validation folds for the out-of-fold margins (capped by the minority class count).
         seed: shuffles the stratified folds.
     """
@@ -70,19 +73,23 @@ def refit_on_validation(
     y_val = np.asarray(data.y_val)
     minority = int(min(y_val.sum(), len(y_val) - y_val.sum()))
     folds = max(2, min(folds, minority))
-    oof = np.empty(len(y_val), dtype=np.float64)
+    oof = np.zeros(len(y_val), dtype=np.float64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fit_idx, held_idx in splitter.split(np.zeros((len(y_val), 1)), y_val):
         X = np.concatenate([data.X_train, data.X_val[fit_idx]])
         y = np.concatenate([data.y_train, y_val[fit_idx]])
-        oof[held_idx] = _train(X, y, data, params, rounds).predict(data.X_val[held_idx], raw_score=True)
+        for member in members:
+            fold_booster = _train(X, y, data, {**params, "seed": member.seed}, member.best_iteration)
+            oof[held_idx] += fold_booster.predict(data.X_val[held_idx], raw_score=True) / len(members)
     X_all = np.concatenate([data.X_train, data.X_val])
     y_all = np.concatenate([data.y_train, y_val])
-    booster = _train(X_all, y_all, data, params, rounds)
+    booster = merge_boosters(
+        [_train(X_all, y_all, data, {**params, "seed": m.seed}, m.best_iteration) for m in members]
+    )
     seconds = time.perf_counter() - started
     logger.info(
-        "refit: %d trees on %d training + validation leads, %d-fold out-of-fold validation margins, %.1fs",
-        rounds,
+        "refit: %s trees on %d training + validation leads, %d-fold out-of-fold validation margins, %.1fs",
+        "+".join(str(m.best_iteration) for m in members),
         len(y_all),
         folds,
         seconds,

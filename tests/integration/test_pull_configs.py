@@ -37,9 +37,9 @@ EXPECTED = {
 X_EDUCATION_UNMAPPED = set(DOCUMENTED["x_education"].documented_leaks) - {"xcat_tags", "xcat_lead_quality"}
 # Deliberate per-dataset departures from params.yaml outside `source:` (documented in each config).
 OVERRIDES = {
-    "x_education": {("train", "class_weight"): "none"},
-    "olist": {("validate", "max_closed_before_created_rate"): 0.002},
-    "maven": {},
+    "x_education": {("train", "class_weight"): "none", ("train", "ensemble_size"): 5},
+    "olist": {("validate", "max_closed_before_created_rate"): 0.002, ("train", "ensemble_size"): 5},
+    "maven": {("train", "ensemble_size"): 5},
 }
 
 

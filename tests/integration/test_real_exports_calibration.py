@@ -49,8 +49,10 @@ def test_x_education_is_anchored_between_the_validation_and_history_rates(
     assert prior["chosen"] == "blend"
     assert 0.3 < prior["weight"] < 0.9  # neither rate alone forecast the next period best
     assert prior["history_rate"] < prior["level"] < prior["validation_rate"]
-    # The mix beats the validation rate alone (it does with each of 8 seeds, by 0.002-0.006; the 0.03 target
-    # itself is met with 2 of them, see the README, so it is not pinned here).
+    assert len(run.train_metrics["ensemble"]) == 5  # the config's seed ensemble
+    # Issue #5's target at the shipped seed (met with 7 of 8 seeds, README "Model quality against baselines"),
+    # and the mix beats the validation rate alone.
+    assert ece <= 0.03
     _, ece_validation_rate = _run("x_education", tmp_path, monkeypatch, prior="validation")
     assert ece < ece_validation_rate
 

@@ -91,3 +91,15 @@ def test_isotonic_is_still_a_candidate_when_listed(data) -> None:  # noqa: ANN00
     assert result.calibrator.has_breakpoints
     listed = fit_calibration(margin, y, CalibrateParams(methods=["isotonic", "spline", "sigmoid"]), seed=0)
     assert set(listed.cv_brier) == {"isotonic", "spline", "sigmoid"}
+
+
+def test_a_gain_over_the_base_rate_within_noise_is_no_skill() -> None:
+    rng = np.random.default_rng(3)
+    margin = rng.normal(size=1000)
+    y = (rng.random(1000) < 0.5 + 0.03 * np.tanh(margin)).astype(int)  # a trace of signal, lost in noise
+    result = fit_calibration(margin, y, CalibrateParams(), seed=0)
+    best_map = min(("spline", "sigmoid"), key=result.cv_brier.get)
+    assert result.cv_brier[best_map] < result.cv_brier["constant"]  # the bare minimum would claim skill
+    assert result.cv_brier["constant"] - result.cv_brier[best_map] < result.cv_brier_se[best_map]
+    assert result.method == "constant"
+    assert result.cv_brier_se["constant"] == 0.0

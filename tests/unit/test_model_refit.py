@@ -1,10 +1,11 @@
 """Refit on training + validation: the served booster sees the validation leads, their margins never do."""
 
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from models.refit import refit_on_validation
-from models.train import Periods
+from models.train import EnsembleMember, Periods
 from tests.model_fixtures import FAST_TRAIN, PARAMS, SEED, canonical_crm, small_dataset, small_fit
 
 # Memorising recipe: one-lead leaves and many trees, so a booster that trained on a lead "knows" its label.
@@ -13,12 +14,14 @@ MEMORISE = {"objective": "binary", "num_leaves": 63, "min_data_in_leaf": 1, "min
             "force_row_wise": True}  # fmt: skip
 
 
-def test_out_of_fold_margins_come_from_boosters_that_never_saw_the_lead() -> None:
+@pytest.mark.parametrize("n_members", [1, 2])
+def test_out_of_fold_margins_come_from_boosters_that_never_saw_the_lead(n_members: int) -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1600, 3))  # every lead is unique; the labels are coin flips
     y = rng.integers(0, 2, 1600)
     periods = Periods(X[:1000], y[:1000], X[1000:], y[1000:], ["a", "b", "c"], [])
-    refit = refit_on_validation(periods, MEMORISE, rounds=200, folds=4, seed=SEED)
+    members = [EnsembleMember(seed, 200, 0.0) for seed in range(n_members)]
+    refit = refit_on_validation(periods, MEMORISE, members, folds=4, seed=SEED)
     assert refit.folds == 4
     in_sample = roc_auc_score(periods.y_val, refit.booster.predict(periods.X_val, raw_score=True))
     out_of_fold = roc_auc_score(periods.y_val, refit.oof_margin_val)
