@@ -1,5 +1,7 @@
 """Seed ensembles: the merged booster scores the members' mean, and the mean depends less on the seed."""
 
+from pathlib import Path
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from models.booster_ensemble import merge_boosters
 from models.single_row import SingleRowPredictor
 from models.train import Periods, fit_booster, lgb_params, member_seed, train_model
-from tests.model_fixtures import FAST_TRAIN
+from tests.model_fixtures import FAST_TRAIN, PARAMS, SEED, canonical_crm, period_of, small_dataset
 
 
 def synthetic_periods(seed: int = 0) -> Periods:
@@ -76,3 +78,27 @@ def test_the_ensemble_depends_less_on_the_seed_than_one_booster() -> None:
     single_gap = np.mean(np.abs(margins(FAST_TRAIN, 0) - margins(FAST_TRAIN, 100)))
     ensemble_gap = np.mean(np.abs(margins(ensemble, 0) - margins(ensemble, 100)))
     assert ensemble_gap < 0.7 * single_gap
+
+
+def test_an_ensemble_bundle_scores_alike_lead_by_lead_in_batch_and_after_reload(tmp_path: Path) -> None:
+    from models.bundle import ScoringBundle
+    from models.fit import fit_scoring_bundle
+
+    dataset = small_dataset()
+    fit = fit_scoring_bundle(
+        dataset.frame, dataset.spec, features=PARAMS.features,
+        train=FAST_TRAIN.model_copy(update={"ensemble_size": 3}), calibrate=PARAMS.calibrate,
+        bands=PARAMS.bands, seed=SEED,
+    )  # fmt: skip
+    assert [m["seed"] for m in fit.metrics["ensemble"]] == [member_seed(SEED, i) for i in range(3)]
+    assert fit.bundle.metadata["ensemble"] == fit.metrics["ensemble"]
+    leads, activities = period_of(dataset, canonical_crm())
+    batch = fit.bundle.score(leads.head(25), activities)
+    # One lead at a time goes through LightGBM's single-row C path (the API's), the batch through predict.
+    lead_by_lead = [fit.bundle.score(leads.iloc[[i]], activities)["probability"].iloc[0] for i in range(25)]
+    np.testing.assert_allclose(lead_by_lead, batch["probability"], rtol=0, atol=1e-12)
+    reloaded = ScoringBundle.load(fit.bundle.save(tmp_path / "bundle"))
+    np.testing.assert_array_equal(
+        reloaded.score(leads.head(25), activities)["probability"], batch["probability"]
+    )
+    assert batch["reasons_positive"].map(len).sum() > 0  # reasons come from the merged trees
