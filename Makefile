@@ -23,7 +23,7 @@ install: .venv/.synced
 ## Main job: simulated CRM -> dvc repro (validate, train, calibrate, evaluate, register champion, quarterly report)
 ## -> scoring service smoke test on 127.0.0.1.
 run: install
-	.venv/bin/python -m pipelines.demo
+	.venv/bin/python -m leadscore.pipelines.demo
 
 pipeline: install
 	.venv/bin/dvc repro

@@ -38,7 +38,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from leadscore.errors import SchemaError
+from leadscore.core.errors import SchemaError
 
 logger = logging.getLogger(__name__)
 

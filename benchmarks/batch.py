@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import publish
-from leadscore.errors import LeadscoreError
-from leadscore.params import Params, load_params
+from leadscore.core.errors import LeadscoreError
+from leadscore.core.params import Params, load_params
 
 OUT_PATH = Path("benchmarks/out/batch.md")
 TARGET_WITH_REASONS = 20_000  # leads/s, issue #2
@@ -87,7 +87,7 @@ def _simulated_params(n_leads: int | None) -> Params:
 
 def _project_model(params: Params) -> Path | None:
     """data/model when `dvc repro` has trained it on the simulator (its rows are the ones scored here)."""
-    from models.bundle import BUNDLE_FILE
+    from leadscore.models.bundle import BUNDLE_FILE
 
     if params.source.kind == "simulator" and (PROJECT_MODEL / BUNDLE_FILE).is_file():
         return PROJECT_MODEL
@@ -144,10 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from benchmarks.quality import run_product
-    from features.build import build_features, leads_from_frame
-    from features.intent import activity_columns
-    from models.bundle import ScoringBundle
-    from pipelines.pull import pull
+    from leadscore.features.build import build_features, leads_from_frame
+    from leadscore.features.intent import activity_columns
+    from leadscore.models.bundle import ScoringBundle
+    from leadscore.pipelines.pull import pull
 
     params = _simulated_params(args.n_leads)
     try:

@@ -51,20 +51,20 @@ from benchmarks.baselines import (
     PointsRule,
     describe_rule,
 )
-from features.dataset import SPLIT_COLUMN
-from features.schema import FeatureSpec
-from features.split import TEST, TRAIN, VALIDATION
-from leadscore import schema
-from leadscore.errors import LeadscoreError
+from leadscore.core import canonical
+from leadscore.core.errors import LeadscoreError
+from leadscore.core.params import Params, load_params, with_overrides
+from leadscore.features.dataset import SPLIT_COLUMN
+from leadscore.features.spec import FeatureSpec
+from leadscore.features.split import TEST, TRAIN, VALIDATION
 from leadscore.monitoring.calibration import ece_noise_floor
 from leadscore.monitoring.metrics import bootstrap_ci, evaluate_scores
-from leadscore.params import Params, load_params, with_overrides
-from pipelines._entry import excluded_columns
-from pipelines.evaluate import EvaluatePaths, load_test_period
-from pipelines.featurize import run_featurize
-from pipelines.pull import pull
-from pipelines.train import run_train
-from pipelines.validate import validate
+from leadscore.pipelines._entry import excluded_columns
+from leadscore.pipelines.evaluate import EvaluatePaths, load_test_period
+from leadscore.pipelines.featurize import run_featurize
+from leadscore.pipelines.pull import pull
+from leadscore.pipelines.train import run_train
+from leadscore.pipelines.validate import validate
 
 logger = logging.getLogger(__name__)
 
@@ -309,7 +309,7 @@ def run_product(params: Params, work_dir: Path) -> ProductRun:
     read back by featurize from the validation summary: the benchmark adds no column handling of its own.
     Scoring the test period is the evaluate stage's path: ``load_test_period`` then ``bundle.score``.
     """
-    from models.bundle import ScoringBundle
+    from leadscore.models.bundle import ScoringBundle
 
     paths = EvaluatePaths(
         interim=work_dir / "interim",
@@ -327,11 +327,11 @@ def run_product(params: Params, work_dir: Path) -> ProductRun:
     test, activities, _ = load_test_period(paths, bundle.feature_names)
     scored = bundle.score(test, activities, with_reasons=False)
     by_id = pd.Series(
-        scored["probability"].to_numpy(dtype=np.float64), index=test[schema.LEAD_ID].astype(str).to_numpy()
+        scored["probability"].to_numpy(dtype=np.float64), index=test[canonical.LEAD_ID].astype(str).to_numpy()
     )
     frame = pd.read_parquet(paths.processed / "features.parquet")
     spec = FeatureSpec.from_json((paths.processed / "spec.json").read_text())
-    test_ids = frame.loc[frame[SPLIT_COLUMN] == TEST, schema.LEAD_ID].astype(str).to_numpy()
+    test_ids = frame.loc[frame[SPLIT_COLUMN] == TEST, canonical.LEAD_ID].astype(str).to_numpy()
     return ProductRun(
         frame=frame,
         spec=spec,
@@ -363,7 +363,7 @@ def run_seeds(config: DatasetConfig, params: Params, seeds: Sequence[int]) -> li
         seeded = params.model_copy(update={"base": params.base.model_copy(update={"seed": seed})})
         with tempfile.TemporaryDirectory(prefix=f"leadscore-bench-{config.name}-seed{seed}-") as tmp:
             run = run_product(seeded, Path(tmp))
-        y = run.frame.loc[run.frame[SPLIT_COLUMN] == TEST, schema.LABEL].to_numpy(dtype=np.float64)
+        y = run.frame.loc[run.frame[SPLIT_COLUMN] == TEST, canonical.LABEL].to_numpy(dtype=np.float64)
         m = evaluate_scores(
             y, run.p_test, n_bins=params.evaluate.n_bins, calibration_bins=params.evaluate.calibration_bins
         )
@@ -473,7 +473,7 @@ def run_benchmark(
     frame, spec = run.frame, run.spec
     split = frame[SPLIT_COLUMN].to_numpy()
     masks = {name: split == name for name in (TRAIN, VALIDATION, TEST)}
-    y_all = frame[schema.LABEL].to_numpy(dtype=np.int64)
+    y_all = frame[canonical.LABEL].to_numpy(dtype=np.int64)
     y_test = y_all[masks[TEST]]
     counts = {name: int(mask.sum()) for name, mask in masks.items()}
     base_rates = {name: float(y_all[mask].mean()) for name, mask in masks.items()}
@@ -529,8 +529,8 @@ def run_benchmark(
         unflagged=[c for c in config.documented_leaks if c in (*spec.extra_categorical, *spec.extra_numeric)],
         refit_rows=refit_rows,
     )
-    if schema.TRUE_P in frame.columns:
-        true_p = frame.loc[masks[TEST], schema.TRUE_P].to_numpy(dtype=np.float64)
+    if canonical.TRUE_P in frame.columns:
+        true_p = frame.loc[masks[TEST], canonical.TRUE_P].to_numpy(dtype=np.float64)
         bayes = measure(
             "Bayes (simulator's true_p; a bound, not a model)",
             y_test,
@@ -568,7 +568,7 @@ def _leaky_reference(params: Params, name: str) -> str:
     leaky = params.model_copy(update={"validate_": validate_off})
     with tempfile.TemporaryDirectory(prefix=f"leadscore-bench-{name}-leaky-") as tmp:
         run = run_product(leaky, Path(tmp))
-    y = run.frame.loc[run.frame[SPLIT_COLUMN] == TEST, schema.LABEL].to_numpy(dtype=np.int64)
+    y = run.frame.loc[run.frame[SPLIT_COLUMN] == TEST, canonical.LABEL].to_numpy(dtype=np.int64)
     auc = evaluate_scores(y, run.p_test)["auc"]
     return (
         f"With the leakage detector switched off (`validate.leakage.enabled: false`, every mapped column "

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leadscore.errors import LeadscoreError
-from leadscore.params import ReportParams, load_params
+from leadscore.core.errors import LeadscoreError
+from leadscore.core.params import ReportParams, load_params
 
 OUT_PATH = Path("benchmarks/out/report.md")
 TARGET_SECONDS = 30.0

@@ -5,7 +5,8 @@
 
 Both servers run here on 127.0.0.1 and serve the same ScoringBundle: ours through ``leadscore serve``
 (prediction log on, reasons on, API key checked), MLflow's through ``mlflow models serve --env-manager local``
-on the pyfunc model that ``models.mlflow_model.LeadScorerModel`` wraps around the bundle directory (the form
+on the pyfunc model that ``leadscore.models.mlflow_model.LeadScorerModel`` wraps around the bundle directory
+(the form
 the registry logs; its ``predict`` is ``bundle.score`` with reasons). Each server gets the same leads:
 
 * single-lead requests at concurrency 1 and 8: requests/s, p50 and p99 latency;
@@ -48,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from leadscore.errors import LeadscoreError
+from leadscore.core.errors import LeadscoreError
 
 OUT_PATH = Path("benchmarks/out/service.md")
 TARGET_RATIO = 15.0
@@ -324,25 +325,27 @@ def _plain(value: Any) -> Any:
 
 def write_bodies(work: Path, bundle: Any, leads: Any, activities: Any, batch_size: int) -> Bodies:
     """Real leads as request bodies: role fields + pre-aggregated intent (both servers) or raw activities."""
-    from features.build import build_features, leads_from_frame
-    from features.intent import activity_columns
-    from leadscore import schema
+    from leadscore.core import canonical
+    from leadscore.features.build import build_features, leads_from_frame
+    from leadscore.features.intent import activity_columns
 
     spec = bundle.spec
     pool = leads.iloc[: max(N_BODIES, batch_size)].reset_index(drop=True)
     batch = build_features(leads_from_frame(pool, spec), spec, activity_columns(activities))
     intent_names = list(spec.intent_feature_names)
-    fields = [c for c in (schema.LEAD_ID, schema.CREATED_AT, *schema.ROLE_COLUMNS) if c in pool.columns]
+    fields = [
+        c for c in (canonical.LEAD_ID, canonical.CREATED_AT, *canonical.ROLE_COLUMNS) if c in pool.columns
+    ]
     base = [{k: _plain(v) for k, v in r.items()} for r in pool[fields].to_dict(orient="records")]
     intents = [{name: _plain(batch.features[name][i]) for name in intent_names} for i in range(len(pool))]
     events: dict[str, list[dict[str, Any]]] = {}
     for lead_id, at, kind in activities[
-        [schema.ACTIVITY_LEAD_ID, schema.ACTIVITY_AT, schema.ACTIVITY_TYPE]
+        [canonical.ACTIVITY_LEAD_ID, canonical.ACTIVITY_AT, canonical.ACTIVITY_TYPE]
     ].itertuples(index=False):
         events.setdefault(str(lead_id), []).append({"occurred_at": _plain(at), "activity_type": kind})
     counts = [{k: v for k, v in i.items() if v is not None} for i in intents]
     ours_intent = [{**b, "intent": c} for b, c in zip(base, counts, strict=True)]
-    ours_activities = [{**b, "activities": events.get(str(b[schema.LEAD_ID]), [])} for b in base]
+    ours_activities = [{**b, "activities": events.get(str(b[canonical.LEAD_ID]), [])} for b in base]
     mlflow_rows = [{**b, **i} for b, i in zip(base, intents, strict=True)]
 
     def lines(name: str, docs: Sequence[Any]) -> Path:
@@ -387,8 +390,8 @@ def prepare_model(args: argparse.Namespace, work: Path) -> tuple[Path, Any, Any,
     import pandas as pd
 
     from benchmarks.quality import run_product
-    from leadscore.params import load_params
-    from pipelines.pull import pull
+    from leadscore.core.params import load_params
+    from leadscore.pipelines.pull import pull
 
     params = load_params("params.yaml")
     if args.n_leads:
@@ -411,7 +414,7 @@ def save_pyfunc(bundle_dir: Path, target: Path) -> Path:
     """The bundle as an MLflow pyfunc model directory (the registry's form), for ``mlflow models serve``."""
     import mlflow
 
-    from models.mlflow_model import BUNDLE_ARTIFACT, LeadScorerModel
+    from leadscore.models.mlflow_model import BUNDLE_ARTIFACT, LeadScorerModel
 
     mlflow.pyfunc.save_model(
         str(target),
@@ -564,7 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
 
-    from models.bundle import ScoringBundle
+    from leadscore.models.bundle import ScoringBundle
 
     try:
         with tempfile.TemporaryDirectory(prefix="leadscore-bench-service-") as tmp:

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from features.columns import map_unique
+from leadscore.features.columns import map_unique
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import bant, firmographic
-from features.columns import (
+from leadscore.core import canonical
+from leadscore.core.errors import SchemaError
+from leadscore.features import bant, firmographic
+from leadscore.features.columns import (
     NAT,
     NS_PER_DAY,
     Columns,
@@ -29,14 +31,12 @@ from features.columns import (
     to_nanoseconds,
     to_numeric,
 )
-from features.intent import ActivityColumns, intent_from_aggregates, intent_from_events
-from features.schema import AS_OF_COLUMN, FeatureSpec, extra_feature_name
-from leadscore import schema
-from leadscore.errors import SchemaError
+from leadscore.features.intent import ActivityColumns, intent_from_aggregates, intent_from_events
+from leadscore.features.spec import AS_OF_COLUMN, FeatureSpec, extra_feature_name
 
 logger = logging.getLogger(__name__)
 
-NUMERIC_INPUTS = frozenset(schema.NUMERIC_ROLES)
+NUMERIC_INPUTS = frozenset(canonical.NUMERIC_ROLES)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class FeatureBatch:
 
     def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
         """Raw features as a DataFrame (lead_id, as_of, features), for data/processed and the reference."""
-        data: dict[str, Any] = {schema.LEAD_ID: self.lead_id}
+        data: dict[str, Any] = {canonical.LEAD_ID: self.lead_id}
         if self.as_of_ns is not None:
             data[AS_OF_COLUMN] = self.as_of_ns.view("datetime64[ns]")
         data.update(self.features)
@@ -71,8 +71,8 @@ class FeatureBatch:
 def needed_columns(spec: FeatureSpec) -> list[str]:
     """Every leads column the spec may read (required or optional)."""
     return [
-        schema.LEAD_ID,
-        schema.CREATED_AT,
+        canonical.LEAD_ID,
+        canonical.CREATED_AT,
         AS_OF_COLUMN,
         *spec.input_columns,
         *spec.intent_feature_names,
@@ -109,23 +109,25 @@ def resolve_as_of(raw: Mapping[str, Any], spec: FeatureSpec, n: int, as_of: Any 
     )
     todo = out == NAT
     if todo.any():
-        require(raw, [schema.CREATED_AT])
-        created = to_nanoseconds(raw[schema.CREATED_AT], schema.CREATED_AT)
+        require(raw, [canonical.CREATED_AT])
+        created = to_nanoseconds(raw[canonical.CREATED_AT], canonical.CREATED_AT)
         if (created[todo] == NAT).any():
             row = int(np.flatnonzero(todo & (created == NAT))[0])
             which = (
-                f"lead {str(np.asarray(raw[schema.LEAD_ID])[row])!r}"
-                if schema.LEAD_ID in raw
+                f"lead {str(np.asarray(raw[canonical.LEAD_ID])[row])!r}"
+                if canonical.LEAD_ID in raw
                 else f"row {row}"
             )
-            raise SchemaError(f"column {schema.CREATED_AT!r} is missing for {which} (and no as_of was given)")
+            raise SchemaError(
+                f"column {canonical.CREATED_AT!r} is missing for {which} (and no as_of was given)"
+            )
         out = np.where(todo, created + spec.as_of_offset_days * NS_PER_DAY, out)
     return out
 
 
 def normalise_inputs(raw: Mapping[str, Any], spec: FeatureSpec) -> Columns:
     """Typed input columns (categorical -> str/None, numeric -> float64); SchemaError names a bad column."""
-    require(raw, [schema.LEAD_ID, *spec.input_columns])
+    require(raw, [canonical.LEAD_ID, *spec.input_columns])
     out: Columns = {}
     for column in (*spec.roles, *spec.extra_categorical, *spec.extra_numeric):
         values = raw[column]
@@ -155,40 +157,40 @@ def build_features(
     Returns:
         The batch, features in ``spec.feature_names`` order.
     """
-    require(raw, [schema.LEAD_ID])
-    ids = lead_ids(raw[schema.LEAD_ID])
+    require(raw, [canonical.LEAD_ID])
+    ids = lead_ids(raw[canonical.LEAD_ID])
     n = len(ids)
     inputs = normalise_inputs(raw, spec)
     as_of_ns = resolve_as_of(raw, spec, n, as_of)
     feats: Columns = {}
     roles = set(spec.roles)
-    if schema.INDUSTRY in roles:
-        feats["firmo_industry"] = inputs[schema.INDUSTRY]
-    if schema.EMPLOYEES in roles:
-        employees = inputs[schema.EMPLOYEES]
+    if canonical.INDUSTRY in roles:
+        feats["firmo_industry"] = inputs[canonical.INDUSTRY]
+    if canonical.EMPLOYEES in roles:
+        employees = inputs[canonical.EMPLOYEES]
         feats["firmo_log_employees"] = firmographic.log_employees(employees)
         feats["firmo_size_band"] = firmographic.size_band(employees)
-    if schema.ANNUAL_REVENUE in roles:
-        feats["firmo_revenue_band"] = firmographic.revenue_band(inputs[schema.ANNUAL_REVENUE])
-    if schema.COUNTRY in roles:
-        feats["firmo_region"] = firmographic.country_region(inputs[schema.COUNTRY])
-        feats["firmo_country"] = firmographic.country_name(inputs[schema.COUNTRY])
-    if schema.FOUNDED_YEAR in roles:
-        founded = inputs[schema.FOUNDED_YEAR]
+    if canonical.ANNUAL_REVENUE in roles:
+        feats["firmo_revenue_band"] = firmographic.revenue_band(inputs[canonical.ANNUAL_REVENUE])
+    if canonical.COUNTRY in roles:
+        feats["firmo_region"] = firmographic.country_region(inputs[canonical.COUNTRY])
+        feats["firmo_country"] = firmographic.country_name(inputs[canonical.COUNTRY])
+    if canonical.FOUNDED_YEAR in roles:
+        founded = inputs[canonical.FOUNDED_YEAR]
         if as_of_ns is not None:
             feats["firmo_company_age"] = firmographic.company_age(founded, as_of_ns)
         else:
             feats["firmo_founded_year"] = founded
-    if schema.BUDGET in roles:
-        feats["bant_budget"] = bant.budget_status(inputs[schema.BUDGET])
-    if schema.CONTACT_TITLE in roles:
-        feats["bant_authority"] = bant.authority_level(inputs[schema.CONTACT_TITLE])
-    if schema.NEED in roles:
-        feats["bant_need"] = bant.need(inputs[schema.NEED])
-    if schema.TIMELINE in roles:
-        feats["bant_timeframe"] = bant.timeframe_stage(inputs[schema.TIMELINE])
-    if schema.LEAD_SOURCE in roles:
-        feats["acq_lead_source"] = inputs[schema.LEAD_SOURCE]
+    if canonical.BUDGET in roles:
+        feats["bant_budget"] = bant.budget_status(inputs[canonical.BUDGET])
+    if canonical.CONTACT_TITLE in roles:
+        feats["bant_authority"] = bant.authority_level(inputs[canonical.CONTACT_TITLE])
+    if canonical.NEED in roles:
+        feats["bant_need"] = bant.need(inputs[canonical.NEED])
+    if canonical.TIMELINE in roles:
+        feats["bant_timeframe"] = bant.timeframe_stage(inputs[canonical.TIMELINE])
+    if canonical.LEAD_SOURCE in roles:
+        feats["acq_lead_source"] = inputs[canonical.LEAD_SOURCE]
     for column in (*spec.extra_categorical, *spec.extra_numeric):
         feats[extra_feature_name(column)] = inputs[column]
     if spec.has_intent and as_of_ns is not None:  # has_intent implies has_created_at, hence an as_of

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadscore import schema
-from leadscore.errors import SchemaError
-from leadscore.timestamps import (
+from leadscore.core import canonical
+from leadscore.core.errors import SchemaError
+from leadscore.core.timestamps import (
     NAT,
     datetime64_ns,
     naive_utc_series,
@@ -247,7 +247,7 @@ def lead_ids(values: np.ndarray | Sequence[Any]) -> np.ndarray:
     """Lead ids as strings (object array); a missing id is a schema error, since results are keyed by it."""
     ids = to_category(values)
     if len(ids) and pd.isna(ids).any():
-        raise SchemaError(f"column {schema.LEAD_ID!r} has missing values")
+        raise SchemaError(f"column {canonical.LEAD_ID!r} has missing values")
     return ids
 
 

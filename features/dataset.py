@@ -15,19 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.build import build_features, leads_from_frame, resolve_as_of
-from features.columns import NAT, lead_ids, to_nanoseconds
-from features.intent import (
+from leadscore.core import canonical
+from leadscore.core.errors import DataValidationError
+from leadscore.core.params import FeatureParams, SplitParams
+from leadscore.features.build import build_features, leads_from_frame, resolve_as_of
+from leadscore.features.columns import NAT, lead_ids, to_nanoseconds
+from leadscore.features.intent import (
     activity_columns,
     activity_type_vocabulary,
     sanitize_activity_type,
     types_before_as_of,
 )
-from features.schema import FeatureSpec, infer_spec
-from features.split import TRAIN, VALIDATION, apply_label_cutoff, assign_split
-from leadscore import schema
-from leadscore.errors import DataValidationError
-from leadscore.params import FeatureParams, SplitParams
+from leadscore.features.spec import FeatureSpec, infer_spec
+from leadscore.features.split import TRAIN, VALIDATION, apply_label_cutoff, assign_split
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +77,22 @@ def featurize(
     Raises:
         DataValidationError: no label column, or labels other than 0/1.
     """
-    if schema.LABEL not in leads.columns:
-        raise DataValidationError(f"leads have no {schema.LABEL!r} column: run the pull stage's label policy")
-    labels = pd.to_numeric(leads[schema.LABEL], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if canonical.LABEL not in leads.columns:
+        raise DataValidationError(
+            f"leads have no {canonical.LABEL!r} column: run the pull stage's label policy"
+        )
+    labels = pd.to_numeric(leads[canonical.LABEL], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
     if not np.isin(labels, (0.0, 1.0)).all():
-        raise DataValidationError(f"column {schema.LABEL!r} must hold only 0 and 1 (no missing values)")
+        raise DataValidationError(f"column {canonical.LABEL!r} must hold only 0 and 1 (no missing values)")
     leads, excluded_types = _drop_excluded(leads, exclude)
     n = len(leads)
-    has_time = schema.CREATED_AT in leads.columns
-    created_ns = to_nanoseconds(leads[schema.CREATED_AT], schema.CREATED_AT) if has_time else None
+    has_time = canonical.CREATED_AT in leads.columns
+    created_ns = to_nanoseconds(leads[canonical.CREATED_AT], canonical.CREATED_AT) if has_time else None
     split_labels = assign_split(created_ns, n, split)
-    if split.label_cutoff and created_ns is not None and schema.CLOSED_AT in leads.columns:
-        closed_ns = to_nanoseconds(leads[schema.CLOSED_AT], schema.CLOSED_AT)
+    if split.label_cutoff and created_ns is not None and canonical.CLOSED_AT in leads.columns:
+        closed_ns = to_nanoseconds(leads[canonical.CLOSED_AT], canonical.CLOSED_AT)
         keep = apply_label_cutoff(split_labels, created_ns, closed_ns, NAT)
         for period in (TRAIN, VALIDATION):
             if not (keep & (split_labels == period)).any():
@@ -104,7 +108,7 @@ def featurize(
     as_of_ns = resolve_as_of(leads_from_frame(leads, base_spec), base_spec, n, as_of) if has_time else None
     if log is not None and as_of_ns is not None:
         train = split_labels == TRAIN
-        ids = lead_ids(leads[schema.LEAD_ID])
+        ids = lead_ids(leads[canonical.LEAD_ID])
         types = types_before_as_of(ids[train], as_of_ns[train], log)
         if excluded_types:
             types = types[~np.isin([sanitize_activity_type(t) for t in types], list(excluded_types))]
@@ -123,11 +127,11 @@ def featurize(
     batch = build_features(leads_from_frame(leads, spec), spec, log, as_of=as_of)
     frame = batch.to_frame(index=leads.index)
     if has_time:
-        frame.insert(1, schema.CREATED_AT, leads[schema.CREATED_AT].to_numpy())
-    frame.insert(len(frame.columns) - len(spec.feature_names), schema.LABEL, labels.astype(np.int64))
-    if schema.TRUE_P in leads.columns:
+        frame.insert(1, canonical.CREATED_AT, leads[canonical.CREATED_AT].to_numpy())
+    frame.insert(len(frame.columns) - len(spec.feature_names), canonical.LABEL, labels.astype(np.int64))
+    if canonical.TRUE_P in leads.columns:
         frame.insert(
-            len(frame.columns) - len(spec.feature_names), schema.TRUE_P, leads[schema.TRUE_P].to_numpy()
+            len(frame.columns) - len(spec.feature_names), canonical.TRUE_P, leads[canonical.TRUE_P].to_numpy()
         )
     frame.insert(len(frame.columns) - len(spec.feature_names), SPLIT_COLUMN, split_labels)
     return FeatureDataset(frame=frame.reset_index(drop=True), spec=spec)

@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from features import bant, firmographic
-from features.build import FeatureBatch
-from features.schema import OTHER, FeatureSpec, extra_feature_name
-from features.transform import FeatureTransformer
-from leadscore import schema
+from leadscore.core import canonical
+from leadscore.features import bant, firmographic
+from leadscore.features.build import FeatureBatch
+from leadscore.features.spec import OTHER, FeatureSpec, extra_feature_name
+from leadscore.features.transform import FeatureTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -286,12 +286,14 @@ def reason_groups(
             key="firmo_company_size",
             members=("firmo_log_employees", "firmo_size_band"),
             texts=(*texts, "Company size unknown"),
-            input_column=schema.EMPLOYEES,
+            input_column=canonical.EMPLOYEES,
         )
     if "firmo_revenue_band" in names:
         texts = tuple(f"Annual revenue {label}" for label in firmographic.REVENUE_LABELS)
         codes_group(
-            "firmo_revenue_band", texts=(*texts, "Annual revenue unknown"), input_column=schema.ANNUAL_REVENUE
+            "firmo_revenue_band",
+            texts=(*texts, "Annual revenue unknown"),
+            input_column=canonical.ANNUAL_REVENUE,
         )
     if "firmo_country" in names:
         codes_group("firmo_country", key="firmo_location", members=("firmo_region", "firmo_country"))
@@ -320,7 +322,7 @@ def reason_groups(
         codes_group(
             "bant_timeframe",
             texts=(*texts, "No purchase planned", "Purchase timeframe unknown"),
-            input_column=schema.TIMELINE,
+            input_column=canonical.TIMELINE,
         )
     if "acq_lead_source" in names:
         codes_group("acq_lead_source")

@@ -1,8 +1,9 @@
 """Firmographic features: company size, revenue, age, location and industry.
 
-All functions take normalised columns (see ``features.columns``) and return numpy arrays, one value per lead.
-Bands are ordinal codes (0 = smallest) rather than categories so that trees can split "at least mid-market"
-in one go, and so that reason labels can name the band in business words ("Company size 1,000-5,000").
+All functions take normalised columns (see ``leadscore.features.columns``) and return numpy arrays, one value
+per lead. Bands are ordinal codes (0 = smallest) rather than categories so that trees can split "at least
+mid-market" in one go, and so that reason labels can name the band in business words ("Company size
+1,000-5,000").
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from features.columns import NAT, map_unique
+from leadscore.features.columns import NAT, map_unique
 
 logger = logging.getLogger(__name__)
 

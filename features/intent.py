@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.columns import (
+from leadscore.core import canonical
+from leadscore.core.errors import SchemaError
+from leadscore.features.columns import (
     NAT,
     NS_PER_DAY,
     Columns,
@@ -33,13 +35,11 @@ from features.columns import (
     to_nanoseconds,
     to_numeric,
 )
-from features.schema import OTHER, FeatureSpec
-from leadscore import schema
-from leadscore.errors import SchemaError
+from leadscore.features.spec import OTHER, FeatureSpec
 
 logger = logging.getLogger(__name__)
 
-ACTIVITY_COLUMNS = (schema.ACTIVITY_LEAD_ID, schema.ACTIVITY_AT, schema.ACTIVITY_TYPE)
+ACTIVITY_COLUMNS = (canonical.ACTIVITY_LEAD_ID, canonical.ACTIVITY_AT, canonical.ACTIVITY_TYPE)
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
@@ -92,12 +92,12 @@ def activity_columns(activities: pd.DataFrame | Sequence[Mapping[str, Any]] | No
                 raise SchemaError(f"activity record {i} must be an object, got {type(record).__name__}")
         cols = record_columns(activities, ACTIVITY_COLUMNS)
         require(cols, ACTIVITY_COLUMNS, what="activities")
-    lead_codes, lead_values = factorize_category(cols[schema.ACTIVITY_LEAD_ID])
-    type_codes, type_values = factorize_category(cols[schema.ACTIVITY_TYPE])
+    lead_codes, lead_values = factorize_category(cols[canonical.ACTIVITY_LEAD_ID])
+    type_codes, type_values = factorize_category(cols[canonical.ACTIVITY_TYPE])
     return ActivityColumns(
         lead_codes=lead_codes,
         lead_values=lead_values,
-        occurred_ns=to_nanoseconds(cols[schema.ACTIVITY_AT], schema.ACTIVITY_AT),
+        occurred_ns=to_nanoseconds(cols[canonical.ACTIVITY_AT], canonical.ACTIVITY_AT),
         type_codes=type_codes,
         type_values=type_values,
     )
@@ -162,7 +162,7 @@ def event_rows(lead_ids: np.ndarray, activities: ActivityColumns) -> np.ndarray:
         unique = lead_index.is_unique
         value_rows = np.append(lead_index.get_indexer(activities.lead_values), -1).astype(np.int64)
     if not unique:
-        raise SchemaError(f"column {schema.LEAD_ID!r} must be unique when an activity log is given")
+        raise SchemaError(f"column {canonical.LEAD_ID!r} must be unique when an activity log is given")
     return value_rows[activities.lead_codes]
 
 

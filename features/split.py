@@ -10,8 +10,8 @@ import logging
 
 import numpy as np
 
-from leadscore.errors import DataValidationError
-from leadscore.params import SplitParams
+from leadscore.core.errors import DataValidationError
+from leadscore.core.params import SplitParams
 
 logger = logging.getLogger(__name__)
 

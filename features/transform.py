@@ -22,8 +22,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from features.columns import SMALL_BATCH, category_string, to_category, to_numeric
-from leadscore.errors import SchemaError
+from leadscore.core.errors import SchemaError
+from leadscore.features.columns import SMALL_BATCH, category_string, to_category, to_numeric
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from leadscore.errors import ConfigError
-from leadscore.params import BandParams
+from leadscore.core.errors import ConfigError
+from leadscore.core.params import BandParams
 
 logger = logging.getLogger(__name__)
 

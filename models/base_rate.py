@@ -1,7 +1,8 @@
 """The base rate the calibrated probabilities are anchored to: the validation period's, history's, or a mix.
 
-The calibrator is fitted on the validation period (models.calibrate), so its level is that period's conversion
-rate. When conversion rates move from period to period (X Education: 0.379 in training, 0.446 in validation),
+The calibrator is fitted on the validation period (leadscore.models.calibrate), so its level is that period's
+conversion rate. When conversion rates move from period to period (X Education: 0.379 in training, 0.446 in
+validation),
 every score of the next period inherits the validation period's level. ``calibrate.prior`` decides the level:
 
 - ``validation``: the calibrator as fitted (its prior is the validation period's base rate).
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, logit
 
-from models.calibrate import Calibrator
+from leadscore.models.calibrate import Calibrator
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ model_version (the bundle's content hash).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -24,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from leadscore import schema
-from leadscore.errors import ConfigError, SchemaError
-from leadscore.params import DEFAULT_MODEL_URI, ActivityMapping, LabelPolicy, Mapping
-from leadscore.timestamps import RANGE_TEXT, timestamp_ns
+from leadscore.core import canonical
+from leadscore.core.errors import ConfigError, SchemaError
+from leadscore.core.params import DEFAULT_MODEL_URI, ActivityMapping, LabelPolicy, Mapping
+from leadscore.core.timestamps import RANGE_TEXT, timestamp_ns
 
 if TYPE_CHECKING:
     from leadscore.crm.mapping import MappingReport
-    from models.bundle import ScoringBundle
+    from leadscore.models.bundle import ScoringBundle
 
 logger = logging.getLogger(__name__)
 
@@ -41,88 +40,20 @@ REASON_COLUMNS = ("reasons_positive", "reasons_negative")
 SCORE_COLUMNS = ("probability", "score", "band", "is_mql", "is_sql")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the options of ``leadscore score``."""
-    from models.registry_cli import add_tracking_arguments
-
-    parser.add_argument("input", type=Path, metavar="IN", help="leads export (.csv or .parquet)")
-    parser.add_argument(
-        "-o", "--output", type=Path, required=True, metavar="OUT", help="scores (.csv or .parquet)"
-    )
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"bundle directory or MLflow model URI (default {DEFAULT_MODEL})",
-    )
-    add_tracking_arguments(parser)
-    parser.add_argument(
-        "--activities", type=Path, help="activity log export (.csv or .parquet) for intent features"
-    )
-    parser.add_argument(
-        "--as-of", help="score every lead as of this time (ISO 8601, UTC; default: created_at + offset)"
-    )
-    parser.add_argument("--no-reasons", action="store_true", help="skip per-lead reasons (much faster)")
-    parser.add_argument(
-        "--top-reasons",
-        type=int,
-        help="reasons per direction (default: the evaluate.top_reasons the model was trained with, or 3)",
-    )
-    parser.add_argument(
-        "--mapping",
-        type=Path,
-        metavar="PARAMS_YAML",
-        help="map export columns with source.mapping of this params file",
-    )
-    parser.add_argument(
-        "--chunk-size", type=int, default=20_000, help="leads per scoring chunk (default 20000)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Score the export and write the result; returns the exit code."""
-    from leadscore.crm.sources import read_table_file
-
-    _check_output_path(args.output)
-    if args.chunk_size < 1:
-        raise ConfigError("--chunk-size must be at least 1")
-    if args.top_reasons is not None and not 1 <= args.top_reasons <= 10:
-        raise ConfigError("--top-reasons must be between 1 and 10")
-    as_of = parse_as_of(args.as_of)
-    # Read the inputs before loading the model: a wrong path fails in a second, not after an MLflow import.
-    raw_leads = read_table_file(args.input)
-    raw_activities = read_table_file(args.activities) if args.activities is not None else None
-    bundle = load_model(args.model, args.tracking_uri)
-    mapping = _mapping(bundle, args.mapping)
-    leads, activities = canonical_export(raw_leads, raw_activities, mapping, as_of=as_of)
-    scored = score_in_chunks(
-        bundle,
-        leads,
-        activities,
-        as_of=as_of,
-        with_reasons=not args.no_reasons,
-        top_reasons=args.top_reasons or int(bundle.metadata.get("top_reasons", 3)),
-        chunk_size=args.chunk_size,
-        progress=sys.stderr.isatty(),
-    )
-    write_scores(scored, args.output)
-    logger.info("scored %d leads with model %s -> %s", len(scored), bundle.version[:12], args.output)
-    return 0
-
-
 def load_model(location: str, tracking_uri: str) -> ScoringBundle:
     """Load the bundle to score with: a bundle directory directly, anything else through MLflow.
 
     A plain bundle directory does not need MLflow, whose import alone takes seconds; registry URIs and pyfunc
-    model directories go through ``models.mlflow_model.load_bundle``.
+    model directories go through ``leadscore.models.mlflow_model.load_bundle``.
     """
     if not location.startswith(("models:/", "runs:/")) and not (Path(location) / "MLmodel").is_file():
-        from models.bundle import ScoringBundle
+        from leadscore.models.bundle import ScoringBundle
 
         return ScoringBundle.load(location)
-    from models.registry_cli import quiet_mlflow
+    from leadscore.core.logs import quiet_environment
 
-    quiet_mlflow()
-    from models.mlflow_model import load_bundle
+    quiet_environment()
+    from leadscore.models.mlflow_model import load_bundle
 
     return load_bundle(location, tracking_uri=tracking_uri)
 
@@ -159,9 +90,9 @@ def canonical_export(
 
     Values the mapping could not read are not fatal (they are scored as missing, and unreadable activity rows
     are left out), but they are logged per column with a count and an example, as are numbers outside
-    ``schema.NUMERIC_RANGES``: a run must not quietly score typos. An unreadable created_at is fatal without
-    ``as_of``, since it then decides when the lead is scored; with ``as_of`` every lead is scored at that
-    moment, so it is only warned about, as a blank one is.
+    ``canonical.NUMERIC_RANGES``: a run must not quietly score typos. An unreadable created_at is fatal
+    without ``as_of``, since it then decides when the lead is scored; with ``as_of`` every lead is scored at
+    that moment, so it is only warned about, as a blank one is.
 
     Raises:
         SourceError: A mapped column is missing from the export.
@@ -199,11 +130,11 @@ def canonical_export(
 def _check_parse_failures(report: MappingReport, raw_ids: pd.Series, *, created_at_decides: bool) -> None:
     """Stop on an unreadable created_at when it decides the scoring moment (naming the lead); else warn."""
     failures, examples = report.parse_failures, report.parse_examples
-    if created_at_decides and schema.CREATED_AT in failures:
-        lead = raw_ids.iloc[report.parse_example_rows[schema.CREATED_AT]]
+    if created_at_decides and canonical.CREATED_AT in failures:
+        lead = raw_ids.iloc[report.parse_example_rows[canonical.CREATED_AT]]
         raise ConfigError(
-            f"created_at of lead {str(lead)!r} cannot be read as a time: {examples[schema.CREATED_AT]!r}"
-            f" ({failures[schema.CREATED_AT]} such values in the export)"
+            f"created_at of lead {str(lead)!r} cannot be read as a time: {examples[canonical.CREATED_AT]!r}"
+            f" ({failures[canonical.CREATED_AT]} such values in the export)"
         )
     for column, count in failures.items():
         logger.warning(
@@ -216,7 +147,7 @@ def _check_parse_failures(report: MappingReport, raw_ids: pd.Series, *, created_
 
 def _warn_out_of_range(leads: pd.DataFrame) -> None:
     """Warn about numbers the training gate would reject (they are scored as given)."""
-    for column, (low, high) in schema.NUMERIC_RANGES.items():
+    for column, (low, high) in canonical.NUMERIC_RANGES.items():
         if column not in leads.columns:
             continue
         values = leads[column]
@@ -244,10 +175,10 @@ def _chunks(
         yield from ((leads.iloc[start : start + size], None) for start in starts)
         return
     # Activities are grouped once by lead so each chunk takes its rows without scanning the whole log again.
-    positions = activities.groupby(schema.ACTIVITY_LEAD_ID, sort=False).indices
+    positions = activities.groupby(canonical.ACTIVITY_LEAD_ID, sort=False).indices
     for start in starts:
         chunk = leads.iloc[start : start + size]
-        rows = [positions[i] for i in chunk[schema.LEAD_ID].unique() if i in positions]
+        rows = [positions[i] for i in chunk[canonical.LEAD_ID].unique() if i in positions]
         taken = np.sort(np.concatenate(rows)) if rows else np.empty(0, dtype=np.int64)
         yield chunk, activities.iloc[taken]
 
@@ -278,7 +209,7 @@ def score_in_chunks(
             )
             parts.append(_export_frame(scored, with_reasons))
             bar.update(len(chunk))
-    columns = [schema.LEAD_ID, *SCORE_COLUMNS, *(REASON_COLUMNS if with_reasons else ()), "model_version"]
+    columns = [canonical.LEAD_ID, *SCORE_COLUMNS, *(REASON_COLUMNS if with_reasons else ()), "model_version"]
     if not parts:
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)
@@ -287,7 +218,7 @@ def score_in_chunks(
 
 
 def _export_frame(scored: pd.DataFrame, with_reasons: bool) -> pd.DataFrame:
-    out = scored[[schema.LEAD_ID, *SCORE_COLUMNS]].copy()
+    out = scored[[canonical.LEAD_ID, *SCORE_COLUMNS]].copy()
     if with_reasons:
         for column in REASON_COLUMNS:
             out[column] = [json.dumps(_plain(value)) for value in scored[column]]
@@ -316,25 +247,3 @@ def write_scores(scored: pd.DataFrame, path: Path) -> None:
         scored.to_parquet(path, index=False)
     else:
         scored.to_csv(path, index=False)
-
-
-def _check_output_path(path: Path) -> None:
-    if path.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise ConfigError(f"unsupported output file type {path.suffix!r} (use .csv or .parquet): {path}")
-    if path.is_dir():
-        raise ConfigError(f"output path is a directory: {path}")
-
-
-def _mapping(bundle: ScoringBundle, params_path: Path | None) -> Mapping:
-    """The export mapping: from the given params file, else the one stored in the bundle at training time."""
-    if params_path is not None:
-        from leadscore.params import load_params
-
-        return load_params(params_path).source.mapping
-    stored = bundle.metadata.get("mapping")
-    if not stored:
-        raise ConfigError("the model carries no export mapping; pass --mapping params.yaml")
-    try:
-        return Mapping.model_validate(stored)
-    except ValueError as exc:
-        raise ConfigError(f"the mapping stored in the model is invalid: {str(exc).splitlines()[0]}") from None

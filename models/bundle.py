@@ -26,16 +26,16 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.build import FeatureBatch, build_features, leads_from_frame, leads_from_records
-from features.intent import activity_columns
-from features.schema import FeatureSpec
-from features.transform import FeatureTransformer
-from leadscore import schema
-from leadscore.errors import ConfigError, SchemaError
-from models.bands import BandScheme
-from models.calibrate import Calibrator
-from models.reasons import ReasonExplainer
-from models.single_row import SingleRowPredictor
+from leadscore.core import canonical
+from leadscore.core.errors import ConfigError, SchemaError
+from leadscore.features.build import FeatureBatch, build_features, leads_from_frame, leads_from_records
+from leadscore.features.intent import activity_columns
+from leadscore.features.spec import FeatureSpec
+from leadscore.features.transform import FeatureTransformer
+from leadscore.models.bands import BandScheme
+from leadscore.models.calibrate import Calibrator
+from leadscore.models.reasons import ReasonExplainer
+from leadscore.models.single_row import SingleRowPredictor
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +44,11 @@ SINGLE_THREAD_ROWS = 512
 # Up to this many rows, LightGBM's single-row fast API (a few us per row) beats one predict call (~45 us).
 FAST_PATH_ROWS = 8
 BUNDLE_FILE = "bundle.joblib"
+# Top-level module names of bundles pickled before the packages moved under ``leadscore``.
+LEGACY_MODULE_ROOTS = frozenset({"features", "models", "serving", "pipelines"})
 METADATA_FILE = "metadata.json"
 OUTPUT_COLUMNS = (
-    schema.LEAD_ID,
+    canonical.LEAD_ID,
     "probability",
     "score",
     "band",
@@ -223,8 +225,9 @@ class ScoringBundle:
         """Raw margin of the booster for a model matrix.
 
         One-lead API calls go through LightGBM's single-row fast API (same trees, same margins, bit for bit;
-        see ``models.single_row``). Other small batches predict on one thread: OpenMP's thread start-up and
-        spin-waiting cost more than a few rows of trees and steal the CPU from the rest of the request.
+        see ``leadscore.models.single_row``). Other small batches predict on one thread: OpenMP's thread
+        start-up and spin-waiting cost more than a few rows of trees and steal the CPU from the rest of the
+        request.
         """
         if len(X) <= FAST_PATH_ROWS:
             predictor = self.__dict__.get("_single_row")
@@ -243,7 +246,7 @@ class ScoringBundle:
         band_codes = self._bands.codes(probability)
         is_mql, is_sql = self._bands.flags(band_codes)
         out: dict[str, Any] = {
-            schema.LEAD_ID: batch.lead_id,
+            canonical.LEAD_ID: batch.lead_id,
             "probability": probability,
             "score": np.rint(100.0 * probability).astype(np.int64),
             "band": np.asarray(self._bands.names, dtype=object)[band_codes],
@@ -336,7 +339,7 @@ class ScoringBundle:
             batch, top_reasons=top_reasons, with_reasons=with_reasons, exact_reasons=exact_reasons
         )
         columns = [
-            out[schema.LEAD_ID].tolist(),
+            out[canonical.LEAD_ID].tolist(),
             out["probability"].tolist(),
             out["score"].tolist(),
             out["band"].tolist(),
@@ -379,6 +382,16 @@ class ScoringBundle:
             raise ConfigError(f"no scoring bundle at {path} (missing {BUNDLE_FILE})")
         try:
             bundle = joblib.load(file)
+        except ImportError as exc:
+            # Bundles saved before the single import root name ``features.*`` / ``models.*`` classes.
+            if (exc.name or "").split(".")[0] in LEGACY_MODULE_ROOTS or "leadscore's packages live" in str(
+                exc
+            ):
+                raise ConfigError(
+                    f"scoring bundle {file} was saved by an older leadscore (before its packages moved under "
+                    "leadscore.*) and cannot be loaded: retrain it with `dvc repro` (or `make pipeline`)"
+                ) from None
+            raise ConfigError(f"cannot read scoring bundle {file}: {type(exc).__name__}: {exc}") from None
         except Exception as exc:  # a truncated or foreign file: one clear line, not a pickle traceback
             raise ConfigError(f"cannot read scoring bundle {file}: {type(exc).__name__}: {exc}") from None
         if not isinstance(bundle, cls):

@@ -5,12 +5,12 @@ Calibration maps its raw score (log-odds margin) to a conversion probability, fi
 (leads the booster never trained on) with scikit-learn's ``CalibratedClassifierCV(FrozenEstimator(model))``
 over the raw margins (``MarginClassifier``).
 
-Which method: spline (models.spline_map, the default's flexible shape) is smooth and monotone and keeps the
-booster's ranking; sigmoid (Platt) is rigid but stable; isotonic is flexible but a step function (ties, and
-tails fitted to a few dozen leads), offered but no longer a default candidate; constant is the null model, the
-validation period's base rate for every lead whatever its score. All are scored by Brier with stratified
-k-fold CV *inside* the validation period (calibrate on k-1 folds, score the held-out fold), and the chosen one
-is refitted on the whole validation period.
+Which method: spline (leadscore.models.spline_map, the default's flexible shape) is smooth and monotone and
+keeps the booster's ranking; sigmoid (Platt) is rigid but stable; isotonic is flexible but a step function
+(ties, and tails fitted to a few dozen leads), offered but no longer a default candidate; constant is the null
+model, the validation period's base rate for every lead whatever its score. All are scored by Brier with
+stratified k-fold CV *inside* the validation period (calibrate on k-1 folds, score the held-out fold), and the
+chosen one is refitted on the whole validation period.
 
 Which one is chosen: the lowest held-out Brier, except that a map of the score replaces the null model only
 if it beats it by more than one standard error of the per-lead difference (paired: both are scored on the
@@ -49,9 +49,9 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import StratifiedKFold
 
-from leadscore.errors import DataValidationError
-from leadscore.params import CalibrateParams
-from models.spline_map import fit_spline_map
+from leadscore.core.errors import DataValidationError
+from leadscore.core.params import CalibrateParams
+from leadscore.models.spline_map import fit_spline_map
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class MarginClassifier(ClassifierMixin, BaseEstimator):
 
     ``decision_function`` returns it unchanged, which is what CalibratedClassifierCV calibrates. Calibrating
     margins rather than a booster lets the same code calibrate the training booster's validation margins or
-    the out-of-fold margins of a refit (models.refit).
+    the out-of-fold margins of a refit (leadscore.models.refit).
     """
 
     def __sklearn_is_fitted__(self) -> bool:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from leadscore.errors import DataValidationError
-from leadscore.params import ColdStartParams
+from leadscore.core.errors import DataValidationError
+from leadscore.core.params import ColdStartParams
 
 logger = logging.getLogger(__name__)
 

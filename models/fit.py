@@ -17,22 +17,22 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from features.build import FeatureBatch
-from features.dataset import SPLIT_COLUMN
-from features.describe import reason_groups
-from features.schema import AS_OF_COLUMN, FeatureSpec
-from features.split import TRAIN, VALIDATION
-from features.transform import FeatureTransformer
-from leadscore import schema
-from leadscore.errors import DataValidationError
-from leadscore.params import BandParams, CalibrateParams, FeatureParams, Params, TrainParams
-from models.bands import fit_bands
-from models.base_rate import choose_prior, shift_prior
-from models.bundle import ScoringBundle
-from models.calibrate import fit_calibration
-from models.reasons import fit_explainer, measure_fidelity
-from models.refit import Refit, refit_on_validation
-from models.train import Periods, train_model
+from leadscore.core import canonical
+from leadscore.core.errors import DataValidationError
+from leadscore.core.params import BandParams, CalibrateParams, FeatureParams, Params, TrainParams
+from leadscore.features.build import FeatureBatch
+from leadscore.features.dataset import SPLIT_COLUMN
+from leadscore.features.describe import reason_groups
+from leadscore.features.spec import AS_OF_COLUMN, FeatureSpec
+from leadscore.features.split import TRAIN, VALIDATION
+from leadscore.features.transform import FeatureTransformer
+from leadscore.models.bands import fit_bands
+from leadscore.models.base_rate import choose_prior, shift_prior
+from leadscore.models.bundle import ScoringBundle
+from leadscore.models.calibrate import fit_calibration
+from leadscore.models.reasons import fit_explainer, measure_fidelity
+from leadscore.models.refit import Refit, refit_on_validation
+from leadscore.models.train import Periods, train_model
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def _batch_from_frame(frame: pd.DataFrame, spec: FeatureSpec) -> FeatureBatch:
         if AS_OF_COLUMN in frame
         else None
     )
-    return FeatureBatch(frame[schema.LEAD_ID].astype(str).to_numpy(dtype=object), as_of, features, {})
+    return FeatureBatch(frame[canonical.LEAD_ID].astype(str).to_numpy(dtype=object), as_of, features, {})
 
 
 def _history_labels(
@@ -142,7 +142,8 @@ def fit_scoring_bundle(
         spec: its feature spec.
         features: transformer vocabulary limits.
         train: LightGBM, class weight, cold start, tuning and refit params (``train.refit``: the served
-            booster is refit on training + validation and calibrated on out-of-fold margins, models.refit).
+            booster is refit on training + validation and calibrated on out-of-fold margins,
+            leadscore.models.refit).
         calibrate: calibration candidates, CV folds and the anchoring base rate (``prior``).
         bands: band shares and MQL/SQL bands.
         seed: base.seed (LightGBM, CV folds, sampling).
@@ -152,14 +153,14 @@ def fit_scoring_bundle(
         DataValidationError: missing periods/classes, or cold start with action "stop".
     """
     started = time.perf_counter()
-    for column in (schema.LABEL, SPLIT_COLUMN, schema.LEAD_ID):
+    for column in (canonical.LABEL, SPLIT_COLUMN, canonical.LEAD_ID):
         if column not in frame.columns:
             raise DataValidationError(f"feature frame lacks column {column!r}: re-run featurize")
     is_train = (frame[SPLIT_COLUMN] == TRAIN).to_numpy()
     is_val = (frame[SPLIT_COLUMN] == VALIDATION).to_numpy()
     if not is_train.any() or not is_val.any():
         raise DataValidationError("feature frame needs both a training and a validation period")
-    y = frame[schema.LABEL].to_numpy(dtype=np.int64)
+    y = frame[canonical.LABEL].to_numpy(dtype=np.int64)
     batch = _batch_from_frame(frame, spec)
     names = spec.feature_names
 
@@ -212,7 +213,9 @@ def fit_scoring_bundle(
     reason_seconds = time.perf_counter() - reason_started
     logger.info("reason tables built in %.1fs, fidelity %s", reason_seconds, explainer.fidelity)
 
-    reference = frame.loc[is_val, [c for c in frame.columns if c not in (SPLIT_COLUMN, schema.TRUE_P)]].copy()
+    reference = frame.loc[
+        is_val, [c for c in frame.columns if c not in (SPLIT_COLUMN, canonical.TRUE_P)]
+    ].copy()
     reference["probability"] = p_val
     reference = reference.reset_index(drop=True)
 
@@ -245,8 +248,8 @@ def fit_scoring_bundle(
         "total_seconds": round(time.perf_counter() - started, 2),
         "rows": {"train": int(is_train.sum()), "validation": int(is_val.sum())},
     }
-    if schema.TRUE_P in frame.columns:
-        true_p = frame[schema.TRUE_P].to_numpy(dtype=np.float64)
+    if canonical.TRUE_P in frame.columns:
+        true_p = frame[canonical.TRUE_P].to_numpy(dtype=np.float64)
         metrics["validation"]["bayes_auc"] = round(float(roc_auc_score(y_val, true_p[is_val])), 4)
     metadata: dict[str, Any] = {
         **(provenance or {}),

@@ -24,8 +24,8 @@ from mlflow.models import Model
 from mlflow.tracking._model_registry import utils as _registry_utils
 from mlflow.tracking._tracking_service import utils as _tracking_utils
 
-from leadscore.errors import RegistryError
-from models.bundle import ScoringBundle
+from leadscore.core.errors import RegistryError
+from leadscore.models.bundle import ScoringBundle
 
 logger = logging.getLogger(__name__)
 

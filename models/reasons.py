@@ -14,8 +14,8 @@ is the feature's main effect (exact for an additive model; interactions are aver
 uses ``pred_contrib`` instead, for audits. Fidelity against exact TreeSHAP is measured at training and stored
 in the bundle metadata.
 
-Features describing the same thing are summed into one reason (see ``features.describe``); impacts are in
-log-odds of the raw model (calibration is monotone, so the direction carries over to the probability).
+Features describing the same thing are summed into one reason (see ``leadscore.features.describe``); impacts
+are in log-odds of the raw model (calibration is monotone, so the direction carries over to the probability).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from features.build import FeatureBatch
-from features.describe import ReasonGroup
+from leadscore.features.build import FeatureBatch
+from leadscore.features.describe import ReasonGroup
 
 logger = logging.getLogger(__name__)
 

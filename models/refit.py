@@ -5,14 +5,15 @@ sees the validation period, which is the newest labelled data and the closest to
 the real exports the learnt baselines refit on train + validation beat it by about 0.005 AUC for that reason.
 
 How (``train.refit: true``): early stopping on the validation period has fixed the number of trees
-(models.train). The served booster is trained with the same parameters and that many trees on training +
-validation. It cannot be calibrated on the validation period it has now seen, so the validation period is
-cut into ``calibrate.cv_folds`` stratified folds; for each fold a booster of the same recipe is trained on
-training + the other folds and scores the held-out fold. These out-of-fold margins stand in for the served
-booster's margins on leads it has not seen: the calibration, the bands and the drift reference are fitted on
-them, and the validation metrics come from them (honest, unlike the served booster's in-sample margins).
-With an ensemble (``train.ensemble_size``) each member is refit with its own seed and number of trees on the
-same folds; the out-of-fold margins and the served boosters are averaged like the members themselves.
+(leadscore.models.train). The served booster is trained with the same parameters and that many trees on
+training + validation. It cannot be calibrated on the validation period it has now seen, so the validation
+period is cut into ``calibrate.cv_folds`` stratified folds; for each fold a booster of the same recipe is
+trained on training + the other folds and scores the held-out fold. These out-of-fold margins stand in for the
+served booster's margins on leads it has not seen: the calibration, the bands and the drift reference are
+fitted on them, and the validation metrics come from them (honest, unlike the served booster's in-sample
+margins). With an ensemble (``train.ensemble_size``) each member is refit with its own seed and number of
+trees on the same folds; the out-of-fold margins and the served boosters are averaged like the members
+themselves.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import lightgbm as lgb
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from models.booster_ensemble import merge_boosters
-from models.train import EnsembleMember, Periods
+from leadscore.models.booster_ensemble import merge_boosters
+from leadscore.models.train import EnsembleMember, Periods
 
 logger = logging.getLogger(__name__)
 

@@ -37,10 +37,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.models.model import ModelInfo
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
-from leadscore import schema
-from leadscore.errors import LeadscoreError, ModelQualityError, RegistryError
-from leadscore.params import CHAMPION_ALIAS, RegistryParams
-from models.mlflow_model import (
+from leadscore.core import canonical
+from leadscore.core.errors import LeadscoreError, ModelQualityError, RegistryError
+from leadscore.core.params import CHAMPION_ALIAS, RegistryParams
+from leadscore.models.mlflow_model import (
     BUNDLE_ARTIFACT,
     MODEL_NAME_IN_RUN,
     LeadScorerModel,
@@ -50,7 +50,7 @@ from models.mlflow_model import (
 )
 
 if TYPE_CHECKING:
-    from models.bundle import ScoringBundle
+    from leadscore.models.bundle import ScoringBundle
 
 logger = logging.getLogger(__name__)
 
@@ -188,11 +188,11 @@ def compare_with_champion(
     replaced automatically: the new model becomes challenger and a human decides with
     ``leadscore models promote``.
     """
-    if schema.LABEL not in test_leads.columns:
+    if canonical.LABEL not in test_leads.columns:
         raise RegistryError(
-            f"test leads have no {schema.LABEL!r} column; the champion comparison needs outcomes"
+            f"test leads have no {canonical.LABEL!r} column; the champion comparison needs outcomes"
         )
-    labels = test_leads[schema.LABEL].to_numpy()
+    labels = test_leads[canonical.LABEL].to_numpy()
     higher = HIGHER_IS_BETTER[tracking.promote_metric]
     base = {
         "metric": tracking.promote_metric,
@@ -235,7 +235,7 @@ def _pii_in_keys(obj: Any) -> set[str]:
     found: set[str] = set()
     if isinstance(obj, Mapping):
         for key, value in obj.items():
-            if str(key).lower() in schema.PII_COLUMNS:
+            if str(key).lower() in canonical.PII_COLUMNS:
                 found.add(str(key))
             found |= _pii_in_keys(value)
     elif isinstance(obj, list | tuple):
@@ -258,7 +258,7 @@ def _pii_in_file(path: Path) -> set[str]:
             return set()
     else:
         return set()
-    return {name for name in names if name.strip().strip('"').lower() in schema.PII_COLUMNS}
+    return {name for name in names if name.strip().strip('"').lower() in canonical.PII_COLUMNS}
 
 
 def assert_no_pii(what: str, obj: Any = None, paths: list[Path] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 ``train.ensemble_size`` boosters are trained with their own seeds (``base.seed`` for the first, then seeds
 drawn from it: ensembles of two base seeds share no member), each early-stopped on its own, and merged into
-one booster that scores their mean margin (models.booster_ensemble).
+one booster that scores their mean margin (leadscore.models.booster_ensemble).
 With size 1 (the default) the single booster is exactly what it was before ensembles existed.
 
 Determinism: seeds come from ``base.seed``, LightGBM runs with ``deterministic=True`` and row-wise histograms,
@@ -20,10 +20,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from leadscore.errors import DataValidationError
-from leadscore.params import TrainParams
-from models.booster_ensemble import merge_boosters
-from models.cold_start import ColdStartDecision, assess_cold_start, cold_start_overrides
+from leadscore.core.errors import DataValidationError
+from leadscore.core.params import TrainParams
+from leadscore.models.booster_ensemble import merge_boosters
+from leadscore.models.cold_start import ColdStartDecision, assess_cold_start, cold_start_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -195,9 +195,14 @@ def train_model(data: Periods, params: TrainParams, seed: int) -> TrainResult:
         if params.tune.enabled:
             warnings.append("tuning skipped: cold start")
     elif params.tune.enabled:
-        from models.tune import tune_params
+        from leadscore.models.tune import tune_params
 
-        overrides, tuning = tune_params(data, base, params, seed)
+        overrides, tuning = tune_params(
+            lambda trial: fit_booster(data, trial, params.n_estimators, params.early_stopping_rounds),
+            base,
+            params,
+            seed,
+        )
         base.update(overrides)
     boosters: list[lgb.Booster] = []
     members: list[EnsembleMember] = []

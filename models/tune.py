@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
-from leadscore.params import TrainParams
-from models.train import Periods, fit_booster
+from leadscore.core.params import TrainParams
 
 logger = logging.getLogger(__name__)
 
 
+# (booster params) -> (booster, best iteration, validation score): the training stage's fit with early
+# stopping.
+FitBooster = Callable[[dict[str, Any]], tuple[Any, int, float]]
+
+
 def tune_params(
-    data: Periods, base: dict[str, Any], params: TrainParams, seed: int
+    fit: FitBooster, base: dict[str, Any], params: TrainParams, seed: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Search tree settings; returns (best overrides of ``base``, a summary for the metrics file)."""
+    """Search tree settings; returns (best overrides of ``base``, a summary for the metrics file).
+
+    ``fit`` is passed in (rather than imported from ``models.train``, which calls this) so the two modules do
+    not import each other.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -37,7 +46,7 @@ def tune_params(
             bagging_fraction=trial.suggest_float("bagging_fraction", 0.5, 1.0),
             lambda_l2=trial.suggest_float("lambda_l2", 1e-3, 30.0, log=True),
         )
-        _, best, score = fit_booster(data, trial_params, params.n_estimators, params.early_stopping_rounds)
+        _, best, score = fit(trial_params)
         trial.set_user_attr("best_iteration", best)
         return score
 

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
-from leadscore import schema
-from leadscore.errors import LeadscoreError, SourceError
-from leadscore.logs import configure_logging
-from leadscore.params import Params, load_params
+from leadscore.core import canonical
+from leadscore.core.errors import LeadscoreError, SourceError
+from leadscore.core.logs import configure_logging
+from leadscore.core.params import Params, load_params
 
 VALIDATION_SUMMARY = Path("reports/validation/summary.json")
-SPLIT_COLUMN = "split"  # features.dataset.SPLIT_COLUMN, without importing the feature code
+SPLIT_COLUMN = "split"  # leadscore.features.dataset.SPLIT_COLUMN, without importing the feature code
 
 
 def run_stage(name: str, body: Callable[[Params], None], params_path: str = "params.yaml") -> None:
@@ -105,10 +105,10 @@ def feature_frame_path(processed: Path) -> Path:
             names = pq.read_schema(path).names
         except Exception:  # noqa: BLE001 - an unreadable candidate is skipped; none readable is the error below
             continue
-        if schema.LEAD_ID in names and SPLIT_COLUMN in names:
+        if canonical.LEAD_ID in names and SPLIT_COLUMN in names:
             return path
     raise SourceError(
-        f"no readable parquet file with '{schema.LEAD_ID}' and '{SPLIT_COLUMN}' columns in {processed}: "
+        f"no readable parquet file with '{canonical.LEAD_ID}' and '{SPLIT_COLUMN}' columns in {processed}: "
         "run the featurize stage first (dvc repro)"
     )
 
@@ -137,22 +137,22 @@ def load_periods(
     import pyarrow.parquet as pq
 
     frame_path = feature_frame_path(processed)
-    available = set(pq.read_schema(frame_path).names) - {schema.LEAD_ID, SPLIT_COLUMN}
-    wanted = [schema.LEAD_ID, SPLIT_COLUMN, *[c for c in dict.fromkeys(columns) if c in available]]
+    available = set(pq.read_schema(frame_path).names) - {canonical.LEAD_ID, SPLIT_COLUMN}
+    wanted = [canonical.LEAD_ID, SPLIT_COLUMN, *[c for c in dict.fromkeys(columns) if c in available]]
     frame = read_stage_parquet(frame_path, columns=wanted)
     frame = frame.loc[frame[SPLIT_COLUMN].isin(list(splits))].drop(columns=SPLIT_COLUMN)
-    frame[schema.LEAD_ID] = frame[schema.LEAD_ID].astype("str")
-    ids = pd.Index(frame[schema.LEAD_ID].unique())
+    frame[canonical.LEAD_ID] = frame[canonical.LEAD_ID].astype("str")
+    ids = pd.Index(frame[canonical.LEAD_ID].unique())
     leads_path = interim / "leads.parquet"
     leads = read_stage_parquet(leads_path)
-    leads = leads.loc[leads[schema.LEAD_ID].astype("str").isin(ids)].reset_index(drop=True)
+    leads = leads.loc[leads[canonical.LEAD_ID].astype("str").isin(ids)].reset_index(drop=True)
     if leads.empty:
         raise SourceError(f"no lead of the {list(splits)} period(s) of {frame_path} is in {leads_path}")
     activities = None
     activities_path = interim / "activities.parquet"
     if activities_path.exists():
         activities = read_stage_parquet(activities_path)
-        keep = activities[schema.ACTIVITY_LEAD_ID].astype("str").isin(ids)
+        keep = activities[canonical.ACTIVITY_LEAD_ID].astype("str").isin(ids)
         activities = activities.loc[keep].reset_index(drop=True)
     return leads, activities, frame.reset_index(drop=True)
 

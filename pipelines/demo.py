@@ -39,12 +39,12 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from leadscore import schema
-from leadscore.errors import LeadscoreError
-from leadscore.logs import configure_logging
-from leadscore.params import load_params
+from leadscore.core import canonical
+from leadscore.core.errors import LeadscoreError
+from leadscore.core.logs import configure_logging
+from leadscore.core.params import load_params
 
-logger = logging.getLogger("pipelines.demo")
+logger = logging.getLogger("leadscore.pipelines.demo")
 
 # Quiet third-party telemetry for every child process (dvc, mlflow, GX), as the Makefile does.
 QUIET_ENV = {
@@ -162,7 +162,7 @@ def free_port() -> int:
 
 def create_demo_key(keys_file: Path) -> tuple[str, str]:
     """A new API key named ``demo-<utc time>`` in ``keys_file`` (hash only on disk); returns (name, key)."""
-    from serving.auth import create_key
+    from leadscore.serving.auth import create_key
 
     name = "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     return name, create_key(keys_file, name)
@@ -253,23 +253,23 @@ def lead_payloads(
     moment (created_at + the training offset), as the pipeline scored it, so the scores match the backtest.
     """
     by_lead: dict[str, list[dict[str, Any]]] = {}
-    as_of = pd.to_datetime(leads[schema.CREATED_AT]) + pd.Timedelta(days=as_of_offset_days)
-    cutoff = dict(zip(leads[schema.LEAD_ID].astype(str), as_of, strict=True))
+    as_of = pd.to_datetime(leads[canonical.CREATED_AT]) + pd.Timedelta(days=as_of_offset_days)
+    cutoff = dict(zip(leads[canonical.LEAD_ID].astype(str), as_of, strict=True))
     if activities is not None and len(activities):
-        acts = activities[activities[schema.ACTIVITY_LEAD_ID].astype(str).isin(cutoff)]
+        acts = activities[activities[canonical.ACTIVITY_LEAD_ID].astype(str).isin(cutoff)]
         for lead_id, at, kind in zip(
-            acts[schema.ACTIVITY_LEAD_ID].astype(str),
-            pd.to_datetime(acts[schema.ACTIVITY_AT]),
-            acts[schema.ACTIVITY_TYPE].astype(str),
+            acts[canonical.ACTIVITY_LEAD_ID].astype(str),
+            pd.to_datetime(acts[canonical.ACTIVITY_AT]),
+            acts[canonical.ACTIVITY_TYPE].astype(str),
             strict=True,
         ):
             if at <= cutoff[lead_id]:
                 by_lead.setdefault(lead_id, []).append({"occurred_at": _iso(at), "activity_type": kind})
     payloads = []
     for row, moment in zip(leads.to_dict("records"), as_of, strict=True):
-        lead_id = str(row[schema.LEAD_ID])
-        body: dict[str, Any] = {"lead_id": lead_id, "created_at": _iso(row[schema.CREATED_AT])}
-        for column in schema.ROLE_COLUMNS:
+        lead_id = str(row[canonical.LEAD_ID])
+        body: dict[str, Any] = {"lead_id": lead_id, "created_at": _iso(row[canonical.CREATED_AT])}
+        for column in canonical.ROLE_COLUMNS:
             if column in row:
                 value = _plain(row[column])
                 if column in ("employees", "annual_revenue", "founded_year") and value is not None:
@@ -283,14 +283,14 @@ def lead_payloads(
 
 def sample_test_leads(root: Path, n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """``n`` closed (won/lost) leads of the out-of-time test period (drawn with ``seed``) and activities."""
-    from pipelines.evaluate import EvaluatePaths, load_test_period
+    from leadscore.pipelines.evaluate import EvaluatePaths, load_test_period
 
     paths = EvaluatePaths(interim=root / "data" / "interim", processed=root / "data" / "processed")
     try:
         leads, activities, _ = load_test_period(paths)
     except LeadscoreError as exc:
         raise DemoError(f"cannot read the test period: {exc}") from None
-    closed = leads[leads[schema.LABEL].isin([0, 1])]
+    closed = leads[leads[canonical.LABEL].isin([0, 1])]
     if len(closed) < n:
         raise DemoError(f"the test period has only {len(closed)} closed leads; the demo needs {n}")
     sample = closed.sample(n=n, random_state=seed).reset_index(drop=True)
@@ -342,7 +342,7 @@ def exercise_service(
         closed_at = datetime.now(UTC).isoformat()
         outcomes = [
             {"lead_id": str(lead_id), "outcome": "won" if label == 1 else "lost", "closed_at": closed_at}
-            for lead_id, label in zip(leads[schema.LEAD_ID], leads[schema.LABEL], strict=True)
+            for lead_id, label in zip(leads[canonical.LEAD_ID], leads[canonical.LABEL], strict=True)
         ]
         posted = _call(client, "POST", "/v1/outcomes", json={"outcomes": outcomes})
         result.outcomes = {k: posted[k] for k in ("received", "inserted", "updated", "unchanged")}
@@ -481,8 +481,10 @@ def summary_lines(result: DemoResult, root: Path) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m pipelines.demo``; 0 on success, 2 with one line on a failed step."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.demo", description=__doc__.splitlines()[0])
+    """Entry point of the demo module; 0 on success, 2 with one line on a failed step."""
+    parser = argparse.ArgumentParser(
+        prog="python -m leadscore.pipelines.demo", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="project directory (default: here)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file in --root")
     parser.add_argument("--sample", type=int, default=200, help="test-period leads sent to the service")

@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadscore import schema
-from leadscore.errors import ModelQualityError, SourceError
+from leadscore.core import canonical
+from leadscore.core.errors import ModelQualityError, SourceError
+from leadscore.core.params import EvaluateParams, Params
 from leadscore.monitoring._common import to_jsonable
 from leadscore.monitoring.calibration import ece_noise_floor
 from leadscore.monitoring.metrics import (
@@ -43,8 +44,7 @@ from leadscore.monitoring.metrics import (
     score_tables,
 )
 from leadscore.monitoring.plots import write_dvc_plots, write_png_plots
-from leadscore.params import EvaluateParams, Params
-from pipelines._entry import load_periods, run_paths_stage
+from leadscore.pipelines._entry import load_periods, run_paths_stage
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ TEST_SPLIT = "test"
 OUTPUT_COLUMNS = ("probability", "score", "band", "is_mql", "is_sql")
 # Canonical columns that only exist because the outcome is known: kept out of the reference frame (label is
 # added back explicitly), so drift monitors cannot mistake them for inputs.
-_NOT_IN_REFERENCE = {c for c in schema.OUTCOME_ONLY_COLUMNS if c != schema.LABEL}
+_NOT_IN_REFERENCE = {c for c in canonical.OUTCOME_ONLY_COLUMNS if c != canonical.LABEL}
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ def load_test_period(
     test, activities, frame = load_periods(
         paths.interim, paths.processed, [TEST_SPLIT], [*feature_names, "as_of"]
     )
-    if schema.LABEL not in test.columns:
-        raise SourceError(f"{paths.interim / 'leads.parquet'} has no '{schema.LABEL}' column")
+    if canonical.LABEL not in test.columns:
+        raise SourceError(f"{paths.interim / 'leads.parquet'} has no '{canonical.LABEL}' column")
     return test, activities, frame
 
 
@@ -190,15 +190,15 @@ def quality_gate(metrics: dict[str, float], params: EvaluateParams) -> None:
 
 def reference_frame(test: pd.DataFrame, scored: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """Canonical inputs + model features + outputs + label of the test leads (one row per lead)."""
-    canonical = test.drop(columns=[c for c in test.columns if c in _NOT_IN_REFERENCE])
-    canonical = canonical.drop(columns=[c for c in canonical.columns if c == schema.LABEL])
-    canonical[schema.LEAD_ID] = canonical[schema.LEAD_ID].astype("str")
-    extra = features.drop_duplicates(schema.LEAD_ID)
-    extra = extra[[c for c in extra.columns if c == schema.LEAD_ID or c not in canonical.columns]]
-    out = canonical.merge(extra, on=schema.LEAD_ID, how="left", validate="one_to_one")
+    inputs = test.drop(columns=[c for c in test.columns if c in _NOT_IN_REFERENCE])
+    inputs = inputs.drop(columns=[c for c in inputs.columns if c == canonical.LABEL])
+    inputs[canonical.LEAD_ID] = inputs[canonical.LEAD_ID].astype("str")
+    extra = features.drop_duplicates(canonical.LEAD_ID)
+    extra = extra[[c for c in extra.columns if c == canonical.LEAD_ID or c not in inputs.columns]]
+    out = inputs.merge(extra, on=canonical.LEAD_ID, how="left", validate="one_to_one")
     for col in OUTPUT_COLUMNS:
         out[col] = scored[col].to_numpy()
-    out[schema.LABEL] = test[schema.LABEL].to_numpy(dtype=np.int64)
+    out[canonical.LABEL] = test[canonical.LABEL].to_numpy(dtype=np.int64)
     return out
 
 
@@ -218,14 +218,14 @@ def run_evaluate(params: Params, paths: EvaluatePaths = EvaluatePaths()) -> dict
         ModelQualityError: the model misses ``evaluate.min_auc`` or ``evaluate.max_ece`` (outputs are written
             first).
     """
-    from models.bundle import ScoringBundle  # lightgbm import: only when the stage really runs
+    from leadscore.models.bundle import ScoringBundle  # lightgbm import: only when the stage really runs
 
     bundle = ScoringBundle.load(paths.model)
     test, activities, features = load_test_period(paths, bundle.feature_names)
     # Reasons are not needed to measure accuracy and cost most of the scoring time.
     scored = bundle.score(test, activities, with_reasons=False).reset_index(drop=True)
-    y = test[schema.LABEL].to_numpy(dtype=np.float64)
-    true_p = test[schema.TRUE_P].to_numpy(dtype=np.float64) if schema.TRUE_P in test.columns else None
+    y = test[canonical.LABEL].to_numpy(dtype=np.float64)
+    true_p = test[canonical.TRUE_P].to_numpy(dtype=np.float64) if canonical.TRUE_P in test.columns else None
     band_names = list(bundle.bands.names)
     metrics = build_metrics(
         y, scored, params.evaluate, band_names=band_names, seed=params.base.seed, true_p=true_p
@@ -235,7 +235,8 @@ def run_evaluate(params: Params, paths: EvaluatePaths = EvaluatePaths()) -> dict
     metrics["n_excluded_columns"] = len(bundle.metadata.get("excluded_columns") or [])
     # 1 when train fell back to the simple cold-start model (its warning is in the bundle metadata).
     metrics["cold_start"] = int(bool(bundle.metadata.get("cold_start", False)))
-    # 1 when the calibration fell back to the base rate for every lead (models.calibrate: the null model).
+    # 1 when the calibration fell back to the base rate for every lead (leadscore.models.calibrate: the null
+    # model).
     metrics["no_skill"] = int(not bundle.calibrator.uses_score)
     p = scored["probability"].to_numpy(dtype=np.float64)
     _write_json(paths.reports / "metrics.json", metrics)
@@ -271,9 +272,9 @@ def run_evaluate(params: Params, paths: EvaluatePaths = EvaluatePaths()) -> dict
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point for ``python -m pipelines.evaluate``."""
+    """Entry point for ``python -m leadscore.pipelines.evaluate``."""
     run_paths_stage(
-        "pipelines.evaluate",
+        "leadscore.pipelines.evaluate",
         __doc__,
         EvaluatePaths(),
         {

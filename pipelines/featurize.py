@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from features.dataset import SPLIT_COLUMN, featurize
-from leadscore import schema
-from leadscore.errors import DataValidationError
-from leadscore.params import Params
-from pipelines._entry import (
+from leadscore.core import canonical
+from leadscore.core.errors import DataValidationError
+from leadscore.core.params import Params
+from leadscore.features.dataset import SPLIT_COLUMN, featurize
+from leadscore.pipelines._entry import (
     VALIDATION_SUMMARY,
     excluded_columns,
     read_stage_parquet,
@@ -66,7 +66,7 @@ def run_featurize(
     frame.to_parquet(out_dir / "features.parquet", index=False)
     (out_dir / "spec.json").write_text(spec.to_json() + "\n")
     periods = {
-        name: {"rows": int(len(part)), "base_rate": round(float(part[schema.LABEL].mean()), 4)}
+        name: {"rows": int(len(part)), "base_rate": round(float(part[canonical.LABEL].mean()), 4)}
         for name, part in frame.groupby(SPLIT_COLUMN, sort=False)
     }
     summary = {
@@ -85,9 +85,9 @@ def run_featurize(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point for ``python -m pipelines.featurize``."""
+    """Entry point for ``python -m leadscore.pipelines.featurize``."""
     args = stage_arguments(
-        "pipelines.featurize",
+        "leadscore.pipelines.featurize",
         __doc__,
         [
             ("inputs", IN_DIR, "directory of the pull outputs"),

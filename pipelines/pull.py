@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore import schema
+from leadscore.core import canonical
+from leadscore.core.params import ActivityMapping, Params
 from leadscore.crm.mapping import map_activities, map_leads
 from leadscore.crm.simulator import export_time
 from leadscore.crm.sources import read_export
-from leadscore.params import ActivityMapping, Params
 
 logger = logging.getLogger(__name__)
 
@@ -56,21 +56,23 @@ def pull(params: Params, out_dir: Path = OUT_DIR, now: pd.Timestamp | None = Non
     activities, activity_report = map_activities(
         raw_activities, source.mapping.activities or ActivityMapping()
     )
-    known_ids = set(leads[schema.LEAD_ID].dropna())
+    known_ids = set(leads[canonical.LEAD_ID].dropna())
     # Activities of leads that were dropped (immature) or never existed are not needed downstream.
-    in_leads = activities[schema.ACTIVITY_LEAD_ID].isin(known_ids)
+    in_leads = activities[canonical.ACTIVITY_LEAD_ID].isin(known_ids)
     activities = activities.loc[in_leads].reset_index(drop=True)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     leads.to_parquet(out_dir / "leads.parquet", index=False)
     activities.to_parquet(out_dir / "activities.parquet", index=False)
-    label_counts = leads[schema.LABEL].value_counts(dropna=False) if schema.LABEL in leads else None
+    label_counts = leads[canonical.LABEL].value_counts(dropna=False) if canonical.LABEL in leads else None
     summary: dict[str, object] = {
         "source_kind": source.kind,
         "pulled_at": pulled_at.isoformat(),
         "leads": mapped.report.as_dict(),
         "label_counts": {str(k): int(v) for k, v in label_counts.items()} if label_counts is not None else {},
-        "base_rate": float(leads[schema.LABEL].mean()) if len(leads) and schema.LABEL in leads else None,
+        "base_rate": float(leads[canonical.LABEL].mean())
+        if len(leads) and canonical.LABEL in leads
+        else None,
         "activities": {
             **activity_report,
             "rows_written": len(activities),
@@ -103,8 +105,8 @@ def pull_time(params: Params, now: pd.Timestamp | None = None) -> pd.Timestamp:
 
 
 def main() -> None:
-    """Entry point for ``python -m pipelines.pull``."""
-    from pipelines._entry import run_stage
+    """Entry point for ``python -m leadscore.pipelines.pull``."""
+    from leadscore.pipelines._entry import run_stage
 
     def body(params: Params) -> None:
         pull(params)

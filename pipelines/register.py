@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from leadscore.errors import SourceError
-from leadscore.params import Params, RegistryParams
-from pipelines.evaluate import EvaluatePaths, load_test_period
-from pipelines.train import git_sha
+from leadscore.core.errors import SourceError
+from leadscore.core.params import Params, RegistryParams
+from leadscore.pipelines.evaluate import EvaluatePaths, load_test_period
+from leadscore.pipelines.train import git_sha
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,9 @@ def register(
 ) -> dict[str, Any]:
     """Log, register and decide; returns what is written to reports/registry.json."""
     started = time.perf_counter()
-    from models.registry import log_and_register  # mlflow import: seconds, so only when the stage really runs
+    from leadscore.models.registry import (
+        log_and_register,  # mlflow import: seconds, so only when the stage really runs
+    )
 
     imported = time.perf_counter()
     tracking = resolve_tracking(params.registry, root or Path.cwd())
@@ -127,11 +129,11 @@ def register(
 
 
 def main() -> None:
-    """Entry point for ``python -m pipelines.register``."""
-    from models.registry_cli import quiet_mlflow
-    from pipelines._entry import run_stage
+    """Entry point for ``python -m leadscore.pipelines.register``."""
+    from leadscore.core.logs import quiet_environment
+    from leadscore.pipelines._entry import run_stage
 
-    quiet_mlflow()
+    quiet_environment()
 
     def body(params: Params) -> None:
         register(params)

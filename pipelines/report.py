@@ -30,20 +30,20 @@ from typing import Any
 
 import pandas as pd
 
-from leadscore import schema
-from leadscore.errors import SourceError
-from leadscore.params import Params
+from leadscore.core import canonical
+from leadscore.core.errors import SourceError
+from leadscore.core.params import Params
+from leadscore.pipelines._entry import load_periods, run_paths_stage
 from leadscore.reporting.quarterly import QuarterlyReport, build_quarterly_report
 from leadscore.reporting.render import write_report
 from leadscore.reporting.segments import add_segments
-from pipelines._entry import load_periods, run_paths_stage
 
 logger = logging.getLogger(__name__)
 
 # Derived segments RevOps asks for, taken from the feature frame (see leadscore.reporting.segments).
 DERIVED_SEGMENTS = ("firmo_region", "firmo_size_band")
 # Canonical inputs compared for drift besides the segments (free text such as contact_title is left out).
-DRIFT_INPUTS = tuple(c for c in schema.ROLE_COLUMNS if c != schema.CONTACT_TITLE)
+DRIFT_INPUTS = tuple(c for c in canonical.ROLE_COLUMNS if c != canonical.CONTACT_TITLE)
 OUTPUTS = ("probability", "score", "band", "is_mql", "is_sql")
 
 
@@ -68,29 +68,31 @@ def score_periods(paths: ReportPaths, bundle: Any, splits: Sequence[str]) -> pd.
     keep = [
         c
         for c in (
-            schema.LEAD_ID,
-            schema.CREATED_AT,
-            schema.CLOSED_AT,
-            schema.FIRST_CONTACT_AT,
-            schema.OUTCOME,
-            schema.LABEL,
+            canonical.LEAD_ID,
+            canonical.CREATED_AT,
+            canonical.CLOSED_AT,
+            canonical.FIRST_CONTACT_AT,
+            canonical.OUTCOME,
+            canonical.LABEL,
             *DRIFT_INPUTS,
         )
         if c in leads.columns
     ]
     out = leads[keep].copy()
-    out[schema.LEAD_ID] = out[schema.LEAD_ID].astype("str")
+    out[canonical.LEAD_ID] = out[canonical.LEAD_ID].astype("str")
     for column in OUTPUTS:
         out[column] = scored[column].to_numpy()
-    extra = features.drop_duplicates(schema.LEAD_ID)
-    out = out.merge(extra, on=schema.LEAD_ID, how="left", validate="one_to_one")
+    extra = features.drop_duplicates(canonical.LEAD_ID)
+    out = out.merge(extra, on=canonical.LEAD_ID, how="left", validate="one_to_one")
     if "as_of" in out.columns:
         out = out.rename(columns={"as_of": "scored_at"})
     return add_segments(out, drop_sources=True)
 
 
 def _moments(scored: pd.DataFrame) -> pd.Series:
-    return pd.to_datetime(scored["scored_at"] if "scored_at" in scored.columns else scored[schema.CREATED_AT])
+    return pd.to_datetime(
+        scored["scored_at"] if "scored_at" in scored.columns else scored[canonical.CREATED_AT]
+    )
 
 
 def pick_quarter(scored: pd.DataFrame, min_count: int) -> str:
@@ -138,7 +140,7 @@ def _model_info(bundle: Any, registry_path: Path) -> dict[str, Any]:
 
 def run_report(params: Params, paths: ReportPaths = ReportPaths()) -> tuple[QuarterlyReport, dict[str, Path]]:
     """Score the report and reference periods, build the quarterly review and write it."""
-    from models.bundle import ScoringBundle  # lightgbm import: only when the stage really runs
+    from leadscore.models.bundle import ScoringBundle  # lightgbm import: only when the stage really runs
 
     bundle = ScoringBundle.load(paths.model)
     report_params = params.report
@@ -184,9 +186,9 @@ def backtest_source(scored: pd.DataFrame, params: Params) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point for ``python -m pipelines.report``."""
+    """Entry point for ``python -m leadscore.pipelines.report``."""
     run_paths_stage(
-        "pipelines.report",
+        "leadscore.pipelines.report",
         __doc__,
         ReportPaths(),
         {

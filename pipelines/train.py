@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from features.schema import FeatureSpec
-from leadscore.errors import DataValidationError
-from leadscore.params import Params
-from models.fit import fit_with_params
-from pipelines._entry import excluded_columns, read_stage_parquet, run_stage, stage_arguments
+from leadscore.core.errors import DataValidationError
+from leadscore.core.params import Params
+from leadscore.features.spec import FeatureSpec
+from leadscore.models.fit import fit_with_params
+from leadscore.pipelines._entry import excluded_columns, read_stage_parquet, run_stage, stage_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +111,9 @@ def run_train(params: Params, in_dir: Path = IN_DIR, out_dir: Path = OUT_DIR) ->
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point for ``python -m pipelines.train``."""
+    """Entry point for ``python -m leadscore.pipelines.train``."""
     args = stage_arguments(
-        "pipelines.train",
+        "leadscore.pipelines.train",
         __doc__,
         [("inputs", IN_DIR, "directory of the featurize outputs"), ("out", OUT_DIR, "bundle directory")],
         argv,

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from leadscore.errors import DataValidationError, LeakageError, SourceError
-from leadscore.params import Params
-from pipelines._entry import read_stage_parquet, run_stage, stage_arguments
+from leadscore.core.errors import DataValidationError, LeakageError, SourceError
+from leadscore.core.params import Params
+from leadscore.pipelines._entry import read_stage_parquet, run_stage, stage_arguments
 
 if TYPE_CHECKING:
     from leadscore.validation.report import ValidationReport
@@ -129,9 +129,9 @@ def _read_summary(path: Path) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point for ``python -m pipelines.validate``."""
+    """Entry point for ``python -m leadscore.pipelines.validate``."""
     args = stage_arguments(
-        "pipelines.validate",
+        "leadscore.pipelines.validate",
         __doc__,
         [("inputs", IN_DIR, "directory of the pull outputs"), ("out", OUT_DIR, "report directory")],
         argv,

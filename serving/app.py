@@ -19,14 +19,14 @@ import anyio
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from serving.auth import ApiKeyAuthenticator
-from serving.deps import Services
-from serving.errors import install_error_handlers
-from serving.middleware import RequestContextMiddleware
-from serving.model_holder import holder_for
-from serving.routes import accuracy, drift, health, model, outcomes, report, score
-from serving.settings import ServingSettings
-from serving.store import PredictionStore, PredictionWriter
+from leadscore.serving.auth import ApiKeyAuthenticator
+from leadscore.serving.deps import Services
+from leadscore.serving.errors import install_error_handlers
+from leadscore.serving.middleware import RequestContextMiddleware
+from leadscore.serving.model_holder import holder_for
+from leadscore.serving.routes import accuracy, drift, health, model, outcomes, report, score
+from leadscore.serving.settings import ServingSettings
+from leadscore.serving.store import PredictionStore, PredictionWriter
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class ScoringAPI(FastAPI):
 
 
 def create_app(settings: ServingSettings) -> ScoringAPI:
-    """Build the API for ``settings`` (validated runtime settings; see ``serving.settings``)."""
+    """Build the API for ``settings`` (validated runtime settings; see ``leadscore.serving.settings``)."""
     services = Services(
         settings=settings,
         auth=ApiKeyAuthenticator(
@@ -134,8 +134,8 @@ def app_from_environment() -> ScoringAPI:
 
     Worker processes are spawned fresh, so this entry point configures their logging itself.
     """
-    from leadscore.logs import configure_logging
-    from serving.settings import load_settings
+    from leadscore.core.logs import configure_logging
+    from leadscore.serving.settings import load_settings
 
     settings = load_settings()
     configure_logging(getattr(logging, settings.log_level.upper()))

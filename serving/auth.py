@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from leadscore.errors import ConfigError
+from leadscore.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

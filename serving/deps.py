@@ -13,12 +13,12 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from leadscore.monitoring.drift import DriftMonitor
-from serving.auth import API_KEY_HEADER, ApiKeyAuthenticator
-from serving.batcher import LeadBatcher
-from serving.errors import ApiError
-from serving.model_holder import LoadedModel, ModelHolder
-from serving.settings import ServingSettings
-from serving.store import PredictionStore, PredictionWriter
+from leadscore.serving.auth import API_KEY_HEADER, ApiKeyAuthenticator
+from leadscore.serving.batcher import LeadBatcher
+from leadscore.serving.errors import ApiError
+from leadscore.serving.model_holder import LoadedModel, ModelHolder
+from leadscore.serving.settings import ServingSettings
+from leadscore.serving.store import PredictionStore, PredictionWriter
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Services:
     settings: ServingSettings
     auth: ApiKeyAuthenticator
     holder: ModelHolder
-    # Single-lead requests of one event-loop turn are scored together (serving.batcher).
+    # Single-lead requests of one event-loop turn are scored together (leadscore.serving.batcher).
     lead_batcher: LeadBatcher[Any, Any]
     store: PredictionStore | None = None
     writer: PredictionWriter | None = None

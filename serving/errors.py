@@ -15,8 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from leadscore.errors import LeadscoreError
-from serving.schemas import ErrorBody
+from leadscore.core.errors import LeadscoreError
+from leadscore.serving.schemas import ErrorBody
 
 logger = logging.getLogger(__name__)
 

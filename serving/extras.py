@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from leadscore import schema
+from leadscore.core import canonical
 from leadscore.crm.mapping import sanitise_name
-from serving.errors import ApiError
+from leadscore.serving.errors import ApiError
 
-_PREFIXES = (schema.EXTRA_CATEGORICAL_PREFIX, schema.EXTRA_NUMERIC_PREFIX)
+_PREFIXES = (canonical.EXTRA_CATEGORICAL_PREFIX, canonical.EXTRA_NUMERIC_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,15 @@ def resolve_extras(
     sent_as: dict[str, str] = {}
     for name, value in (extras or {}).items():
         suffix = sanitise_name(name)
-        if name.lower() in schema.PII_COLUMNS or suffix in schema.PII_COLUMNS:
+        if name.lower() in canonical.PII_COLUMNS or suffix in canonical.PII_COLUMNS:
             continue  # contact data never reaches the model or the log
         if name.startswith(_PREFIXES):
             candidates: tuple[str, ...] = (name,)
         else:
-            candidates = (schema.EXTRA_CATEGORICAL_PREFIX + suffix, schema.EXTRA_NUMERIC_PREFIX + suffix)
+            candidates = (
+                canonical.EXTRA_CATEGORICAL_PREFIX + suffix,
+                canonical.EXTRA_NUMERIC_PREFIX + suffix,
+            )
         known = [c for c in candidates if c in columns.categorical or c in columns.numeric]
         if len(known) == 2 and value is not None:  # the model has both kinds: the value says which
             known = [known[0] if isinstance(value, str) else known[1]]

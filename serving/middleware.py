@@ -7,9 +7,9 @@ off at the limit, before the JSON parser sees the bytes.
 
 It also dispatches the few hot routes that are registered as ``fast_routes`` (the single-lead score) straight
 to their ASGI handlers, inside the request id, size limit and last-resort 500 handling above. The app puts one
-instance in front of FastAPI for those routes (see ``serving.app.ScoringAPI``) and one inside FastAPI's
-middleware stack for everything else; a request the front one has taken carries ``CONTEXT_SCOPE_KEY``, and
-the inner one lets it pass untouched (one request id, one body count).
+instance in front of FastAPI for those routes (see ``leadscore.serving.app.ScoringAPI``) and one inside
+FastAPI's middleware stack for everything else; a request the front one has taken carries
+``CONTEXT_SCOPE_KEY``, and the inner one lets it pass untouched (one request id, one body count).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.errors import ApiError, error_response
+from leadscore.serving.errors import ApiError, error_response
 
 logger = logging.getLogger(__name__)
 

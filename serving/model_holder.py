@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from leadscore import schema
-from leadscore.errors import LeadscoreError
-from models.bundle import BUNDLE_FILE, ScoringBundle
-from serving.settings import REGISTRY_URI_PREFIXES
+from leadscore.core import canonical
+from leadscore.core.errors import LeadscoreError
+from leadscore.models.bundle import BUNDLE_FILE, ScoringBundle
+from leadscore.serving.settings import REGISTRY_URI_PREFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +78,13 @@ def warm_up(bundle: ScoringBundle) -> None:
         ModelLoadError: the score failed or is not a probability.
     """
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    record: dict[str, Any] = {schema.LEAD_ID: "__warmup__", schema.CREATED_AT: now}
+    record: dict[str, Any] = {canonical.LEAD_ID: "__warmup__", canonical.CREATED_AT: now}
     # Every input the spec reads (roles and extra export columns), all missing: the hardest lead to score.
     record.update({column: None for column in bundle.spec.input_columns})
     activity = {
-        schema.ACTIVITY_LEAD_ID: "__warmup__",
-        schema.ACTIVITY_AT: now,
-        schema.ACTIVITY_TYPE: "web_visit",
+        canonical.ACTIVITY_LEAD_ID: "__warmup__",
+        canonical.ACTIVITY_AT: now,
+        canonical.ACTIVITY_TYPE: "web_visit",
     }
     try:
         out = bundle.score_records([record], [activity], top_reasons=3, with_reasons=True)
@@ -263,13 +263,15 @@ def _describe(exc: BaseException) -> str:
 
 
 def bundle_loader(tracking_uri: str) -> Loader:
-    """The production loader: ``models.mlflow_model.load_bundle`` for registry URIs and bundle directories."""
+    """The production loader: ``mlflow_model.load_bundle`` for registry URIs and bundle directories."""
 
     def load(uri: str) -> ScoringBundle:
         if not uri.startswith(REGISTRY_URI_PREFIXES) and (Path(uri) / BUNDLE_FILE).is_file():
             # A plain bundle directory needs no MLflow: skipping its import saves seconds and ~100 MB.
             return ScoringBundle.load(uri)
-        from models.mlflow_model import load_bundle  # registry URIs and downloaded pyfunc model directories
+        from leadscore.models.mlflow_model import (
+            load_bundle,  # registry URIs and downloaded pyfunc model directories
+        )
 
         return load_bundle(uri, tracking_uri=tracking_uri)
 

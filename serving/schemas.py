@@ -28,8 +28,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from leadscore import schema
-from leadscore.timestamps import PLAUSIBLE_YEARS, utc_naive
+from leadscore.core import canonical
+from leadscore.core.timestamps import PLAUSIBLE_YEARS, utc_naive
 
 MAX_ACTIVITIES_PER_LEAD = 10_000
 
@@ -44,7 +44,8 @@ def _iso_string(value: Any) -> Any:
 # Placeholders such as 9999-12-31 ("no date") or 0001-01-01 parse as datetimes but overflow the scoring clock
 # (int64 nanoseconds, plus the as-of offset): refuse them here, naming the field, before they reach the model.
 # Checked on the value as sent, before the conversion to UTC, which itself overflows at the ends of the
-# datetime range. The years are the validation gate's (leadscore.timestamps), so the API and training agree.
+# datetime range. The years are the validation gate's (leadscore.core.timestamps), so the API and training
+# agree.
 def _within_years(value: datetime) -> datetime:
     low, high = PLAUSIBLE_YEARS
     if not low <= value.year <= high:
@@ -109,8 +110,9 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 def _plausible(column: str) -> Any:
-    # The training gate's own bounds (schema.NUMERIC_RANGES): a value it would reject is a 422, not a score.
-    low, high = schema.NUMERIC_RANGES[column]
+    # The training gate's own bounds (canonical.NUMERIC_RANGES): a value it would reject is a 422, not a
+    # score.
+    low, high = canonical.NUMERIC_RANGES[column]
     return Field(ge=low, le=high)
 
 
@@ -140,10 +142,10 @@ class LeadIn(_Strict):
     lead_id: LeadId
     created_at: Timestamp
     industry: Text | None = None
-    employees: Annotated[Number, _plausible(schema.EMPLOYEES)] | None = None
-    annual_revenue: Annotated[Number, _plausible(schema.ANNUAL_REVENUE)] | None = None
+    employees: Annotated[Number, _plausible(canonical.EMPLOYEES)] | None = None
+    annual_revenue: Annotated[Number, _plausible(canonical.ANNUAL_REVENUE)] | None = None
     country: Text | None = None
-    founded_year: Annotated[Number, _plausible(schema.FOUNDED_YEAR)] | None = None
+    founded_year: Annotated[Number, _plausible(canonical.FOUNDED_YEAR)] | None = None
     contact_title: Text | None = None
     budget_status: Text | None = None
     purchase_timeframe: Text | None = None
@@ -182,10 +184,11 @@ class LeadIn(_Strict):
 
         Args:
             extra_columns: this lead's ``extras`` already resolved onto the model's extra columns
-                (``serving.extras.resolve_extras``: the naming needs the model's spec, which this body lacks).
+                (``leadscore.serving.extras.resolve_extras``: the naming needs the model's spec, which this
+                body lacks).
         """
-        record: dict[str, Any] = {schema.LEAD_ID: self.lead_id, schema.CREATED_AT: self.created_at}
-        for role in schema.ROLE_COLUMNS:
+        record: dict[str, Any] = {canonical.LEAD_ID: self.lead_id, canonical.CREATED_AT: self.created_at}
+        for role in canonical.ROLE_COLUMNS:
             record[role] = getattr(self, role)
         if extra_columns:
             record.update(extra_columns)

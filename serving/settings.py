@@ -16,8 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from leadscore.errors import ConfigError
-from leadscore.params import DEFAULT_MODEL_URI, DEFAULT_TRACKING_URI
+from leadscore.core.errors import ConfigError
+from leadscore.core.params import DEFAULT_MODEL_URI, DEFAULT_TRACKING_URI
 
 ENV_PREFIX = "LEADSCORE_"
 # Registry URIs go to MLflow; anything else must be a bundle directory on disk.
@@ -78,7 +78,8 @@ class ServingSettings(KeysFileSettings):
     # Worker processes. Leads are scored on a worker's event loop (~0.25-0.45 ms of CPU per request with the
     # HTTP handling), so a worker uses about one core: set it to the number of cores for throughput (2 on 2
     # cores: ~1.4x the requests/s of one worker at 8 concurrent clients, benchmarks/service.py). Each worker
-    # loads its own copy of the bundle and listens on its own SO_REUSEPORT socket (serving.listeners).
+    # loads its own copy of the bundle and listens on its own SO_REUSEPORT socket
+    # (leadscore.serving.listeners).
     workers: int = Field(1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Access logs cost ~15 % of throughput at 1k req/s; enable them when a proxy does not already log.

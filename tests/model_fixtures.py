@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.dataset import FeatureDataset, featurize
+from leadscore.core.params import ActivityMapping, LabelPolicy, Mapping, Params, SimulateParams, TrainParams
 from leadscore.crm.mapping import map_activities, map_leads
 from leadscore.crm.simulator import simulate_crm
-from leadscore.params import ActivityMapping, LabelPolicy, Mapping, Params, SimulateParams, TrainParams
-from models.bundle import ScoringBundle
-from models.fit import FitResult, fit_scoring_bundle
+from leadscore.features.dataset import FeatureDataset, featurize
+from leadscore.models.bundle import ScoringBundle
+from leadscore.models.fit import FitResult, fit_scoring_bundle
 
 SEED = 11
 OFFSET_DAYS = 14

@@ -22,11 +22,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.dataset import featurize
+from leadscore.core.params import (
+    ActivityMapping,
+    LabelPolicy,
+    Mapping,
+    Params,
+    RegistryParams,
+    SimulateParams,
+)
 from leadscore.crm.mapping import map_activities, map_leads
 from leadscore.crm.simulator import SimulatedExport, simulate_crm
-from leadscore.params import ActivityMapping, LabelPolicy, Mapping, Params, RegistryParams, SimulateParams
-from models.fit import fit_with_params
+from leadscore.features.dataset import featurize
+from leadscore.models.fit import fit_with_params
 
 SEED = 7
 OFFSET_DAYS = 14

@@ -28,16 +28,16 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.exc import OperationalError
 
-from features.build import build_features, leads_from_frame
-from features.intent import activity_columns
-from features.schema import FeatureSpec
-from leadscore.schema import ROLE_COLUMNS
-from models.bundle import ScoringBundle
-from serving.auth import hash_key
-from serving.http_protocol import CoalescingHttpToolsProtocol
-from serving.settings import ServingSettings
-from serving.store import PredictionStore
-from serving.store.tables import outcomes, predictions
+from leadscore.core.canonical import ROLE_COLUMNS
+from leadscore.features.build import build_features, leads_from_frame
+from leadscore.features.intent import activity_columns
+from leadscore.features.spec import FeatureSpec
+from leadscore.models.bundle import ScoringBundle
+from leadscore.serving.auth import hash_key
+from leadscore.serving.http_protocol import CoalescingHttpToolsProtocol
+from leadscore.serving.settings import ServingSettings
+from leadscore.serving.store import PredictionStore
+from leadscore.serving.store.tables import outcomes, predictions
 
 POSTGRES_ENV = "LEADSCORE_TEST_POSTGRES_URL"
 
@@ -258,7 +258,7 @@ def extras_bundle_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real bundle whose spec has an extra export column (``xcat_plan``) the API must be sent."""
     import numpy as np
 
-    from features.dataset import featurize
+    from leadscore.features.dataset import featurize
     from tests.model_fixtures import OFFSET_DAYS, PARAMS, canonical_crm, fit_small
 
     crm = canonical_crm()

@@ -1,4 +1,4 @@
-"""Map a raw CRM export onto the canonical columns of leadscore.schema.
+"""Map a raw CRM export onto the canonical columns of leadscore.core.canonical.
 
 This is the one place that knows export column names. Everything downstream (validation, features, training,
 the batch command and the API) sees canonical names only, which is what makes a new CRM a config change.
@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from leadscore import schema
-from leadscore.errors import SourceError
-from leadscore.params import ActivityMapping, JoinSpec, LabelPolicy, Mapping
-from leadscore.timestamps import CLOCK_TOLERANCE, naive_utc_series, outside_range
+from leadscore.core import canonical
+from leadscore.core.errors import SourceError
+from leadscore.core.params import ActivityMapping, JoinSpec, LabelPolicy, Mapping
+from leadscore.core.timestamps import CLOCK_TOLERANCE, naive_utc_series, outside_range
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ OUTCOME_UNKNOWN = "unknown"
 # Synthetic clock for exports ordered by a sequence column instead of timestamps (see module docstring).
 SYNTHETIC_EPOCH = pd.Timestamp("2000-01-01")
 SYNTHETIC_STEP = pd.Timedelta(hours=1)
-_TIMESTAMP_ROLES = (schema.CREATED_AT, schema.CLOSED_AT, schema.FIRST_CONTACT_AT)
+_TIMESTAMP_ROLES = (canonical.CREATED_AT, canonical.CLOSED_AT, canonical.FIRST_CONTACT_AT)
 
 
 @dataclass
@@ -105,9 +105,9 @@ def extra_column_names(mapping: Mapping) -> dict[str, str]:
     """Export column -> canonical extra column name (``xcat_``/``xnum_`` + sanitised name)."""
     names: dict[str, str] = {}
     for column in mapping.extra_categorical:
-        names[column] = schema.EXTRA_CATEGORICAL_PREFIX + sanitise_name(column)
+        names[column] = canonical.EXTRA_CATEGORICAL_PREFIX + sanitise_name(column)
     for column in mapping.extra_numeric:
-        names[column] = schema.EXTRA_NUMERIC_PREFIX + sanitise_name(column)
+        names[column] = canonical.EXTRA_NUMERIC_PREFIX + sanitise_name(column)
     return names
 
 
@@ -115,13 +115,13 @@ def _role_columns(mapping: Mapping) -> dict[str, str]:
     """Canonical feature role -> export column, for the roles that are mapped."""
     roles: dict[str, str] = {}
     for role, column in {**mapping.firmographic, **mapping.bant}.items():
-        if role not in schema.ROLE_COLUMNS:
+        if role not in canonical.ROLE_COLUMNS:
             raise SourceError(
-                f"unknown canonical role {role!r} in the mapping; known roles: {schema.ROLE_COLUMNS}"
+                f"unknown canonical role {role!r} in the mapping; known roles: {canonical.ROLE_COLUMNS}"
             )
         roles[role] = column
     if mapping.lead_source:
-        roles[schema.LEAD_SOURCE] = mapping.lead_source
+        roles[canonical.LEAD_SOURCE] = mapping.lead_source
     return roles
 
 
@@ -227,17 +227,17 @@ def map_leads(
             )
         return False
 
-    need(mapping.lead_id, schema.LEAD_ID)
+    need(mapping.lead_id, canonical.LEAD_ID)
     if mapping.created_at is None and mapping.order_by is None:
         raise SourceError("the mapping needs created_at or order_by: leads must be ordered in time")
-    has_created = need(mapping.created_at, schema.CREATED_AT, required=mapping.order_by is None)
+    has_created = need(mapping.created_at, canonical.CREATED_AT, required=mapping.order_by is None)
     use_order = not has_created
     if use_order:
         need(mapping.order_by, "order_by")
-    has_status = need(mapping.status, schema.STATUS, required=require_outcome)
-    has_closed = need(mapping.closed_at, schema.CLOSED_AT, required=require_outcome)
-    has_first_contact = need(mapping.first_contact_at, schema.FIRST_CONTACT_AT, required=require_outcome)
-    has_true_p = need(mapping.true_p, schema.TRUE_P, required=False)
+    has_status = need(mapping.status, canonical.STATUS, required=require_outcome)
+    has_closed = need(mapping.closed_at, canonical.CLOSED_AT, required=require_outcome)
+    has_first_contact = need(mapping.first_contact_at, canonical.FIRST_CONTACT_AT, required=require_outcome)
+    has_true_p = need(mapping.true_p, canonical.TRUE_P, required=False)
 
     roles = _role_columns(mapping)
     extras = extra_column_names(mapping)
@@ -261,32 +261,32 @@ def map_leads(
         return series.mask(blank.fillna(False))
 
     out = pd.DataFrame(index=raw_leads.index)
-    out[schema.LEAD_ID] = _as_key(raw_leads[mapping.lead_id])
+    out[canonical.LEAD_ID] = _as_key(raw_leads[mapping.lead_id])
     if use_order:
         order_values = pd.to_numeric(raw_leads[mapping.order_by], errors="coerce")
         if order_values.isna().all():
             order_values = raw_leads[mapping.order_by].astype("str")
         ranks = order_values.rank(method="first", ascending=not mapping.order_descending, na_option="bottom")
-        out[schema.CREATED_AT] = SYNTHETIC_EPOCH + (ranks.to_numpy() - 1) * SYNTHETIC_STEP
+        out[canonical.CREATED_AT] = SYNTHETIC_EPOCH + (ranks.to_numpy() - 1) * SYNTHETIC_STEP
         report.synthetic_created_at = True
     else:
-        out[schema.CREATED_AT] = _parse_timestamps(
-            clean(raw_leads[mapping.created_at]), schema.CREATED_AT, report
+        out[canonical.CREATED_AT] = _parse_timestamps(
+            clean(raw_leads[mapping.created_at]), canonical.CREATED_AT, report
         )
     if has_closed:
-        out[schema.CLOSED_AT] = _parse_timestamps(
-            clean(raw_leads[mapping.closed_at]), schema.CLOSED_AT, report
+        out[canonical.CLOSED_AT] = _parse_timestamps(
+            clean(raw_leads[mapping.closed_at]), canonical.CLOSED_AT, report
         )
     if has_first_contact:
-        out[schema.FIRST_CONTACT_AT] = _parse_timestamps(
-            clean(raw_leads[mapping.first_contact_at]), schema.FIRST_CONTACT_AT, report
+        out[canonical.FIRST_CONTACT_AT] = _parse_timestamps(
+            clean(raw_leads[mapping.first_contact_at]), canonical.FIRST_CONTACT_AT, report
         )
 
     for role, column in roles.items():
         values = (
             clean(raw_leads[column]) if role in present_roles else pd.Series(np.nan, index=raw_leads.index)
         )
-        if role in schema.NUMERIC_ROLES:
+        if role in canonical.NUMERIC_ROLES:
             out[role] = _parse_numbers(values, role, report)
         else:
             out[role] = _as_text(values)
@@ -294,32 +294,36 @@ def map_leads(
         values = (
             clean(raw_leads[column]) if column in present_extras else pd.Series(np.nan, index=raw_leads.index)
         )
-        if name.startswith(schema.EXTRA_NUMERIC_PREFIX):
+        if name.startswith(canonical.EXTRA_NUMERIC_PREFIX):
             out[name] = _parse_numbers(values, name, report)
         else:
             out[name] = _as_text(values)
     if has_true_p:
-        out[schema.TRUE_P] = pd.to_numeric(raw_leads[mapping.true_p], errors="coerce").astype(float)
+        out[canonical.TRUE_P] = pd.to_numeric(raw_leads[mapping.true_p], errors="coerce").astype(float)
 
-    report.duplicate_lead_ids = int(out[schema.LEAD_ID].duplicated().sum())
+    report.duplicate_lead_ids = int(out[canonical.LEAD_ID].duplicated().sum())
     if has_status:
-        out[schema.STATUS] = _as_key(raw_leads[mapping.status])
+        out[canonical.STATUS] = _as_key(raw_leads[mapping.status])
     if has_status and require_outcome:
         out = _apply_label_policy(out, label, report, skip_maturity=use_order, reference_time=reference_time)
 
     # PII can only arrive through a role mapping by mistake; make sure the canonical PII names never leave.
-    out = out.drop(columns=[c for c in schema.PII_COLUMNS if c in out.columns])
+    out = out.drop(columns=[c for c in canonical.PII_COLUMNS if c in out.columns])
     front = [
-        schema.LEAD_ID,
-        schema.CREATED_AT,
-        schema.CLOSED_AT,
-        schema.STATUS,
-        schema.OUTCOME,
-        schema.LABEL,
-        schema.FIRST_CONTACT_AT,
+        canonical.LEAD_ID,
+        canonical.CREATED_AT,
+        canonical.CLOSED_AT,
+        canonical.STATUS,
+        canonical.OUTCOME,
+        canonical.LABEL,
+        canonical.FIRST_CONTACT_AT,
     ]
     ordered = [c for c in front if c in out.columns] + [c for c in out.columns if c not in front]
-    out = out[ordered].sort_values([schema.CREATED_AT, schema.LEAD_ID], kind="stable").reset_index(drop=True)
+    out = (
+        out[ordered]
+        .sort_values([canonical.CREATED_AT, canonical.LEAD_ID], kind="stable")
+        .reset_index(drop=True)
+    )
     report.rows_out = len(out)
     return MappedLeads(leads=out, report=report)
 
@@ -336,9 +340,9 @@ def status_outcomes(status: pd.Series, policy: LabelPolicy) -> pd.Series:
         return {_normalise_status_value(v) for v in raw}
 
     outcome = pd.Series(OUTCOME_UNKNOWN, index=status.index, dtype=object)
-    outcome[text.isin(values(policy.won_values)).to_numpy()] = schema.OUTCOME_WON
-    outcome[text.isin(values(policy.lost_values)).to_numpy()] = schema.OUTCOME_LOST
-    outcome[text.isin(values(policy.open_values)).to_numpy()] = schema.OUTCOME_OPEN
+    outcome[text.isin(values(policy.won_values)).to_numpy()] = canonical.OUTCOME_WON
+    outcome[text.isin(values(policy.lost_values)).to_numpy()] = canonical.OUTCOME_LOST
+    outcome[text.isin(values(policy.open_values)).to_numpy()] = canonical.OUTCOME_OPEN
     outcome[status.isna().to_numpy()] = OUTCOME_UNKNOWN
     return outcome.astype("str")
 
@@ -352,22 +356,22 @@ def _apply_label_policy(
     reference_time: pd.Timestamp | None,
 ) -> pd.DataFrame:
     """Derive outcome and label, and drop leads whose outcome cannot be known yet."""
-    leads = leads.assign(**{schema.OUTCOME: status_outcomes(leads[schema.STATUS], policy)})
-    report.outcome_counts = {str(k): int(v) for k, v in leads[schema.OUTCOME].value_counts().items()}
-    unknown = leads[schema.OUTCOME] == OUTCOME_UNKNOWN
+    leads = leads.assign(**{canonical.OUTCOME: status_outcomes(leads[canonical.STATUS], policy)})
+    report.outcome_counts = {str(k): int(v) for k, v in leads[canonical.OUTCOME].value_counts().items()}
+    unknown = leads[canonical.OUTCOME] == OUTCOME_UNKNOWN
     if unknown.any():
-        raw_unknown = leads.loc[unknown, schema.STATUS].fillna("<missing>").astype("str").value_counts()
+        raw_unknown = leads.loc[unknown, canonical.STATUS].fillna("<missing>").astype("str").value_counts()
         report.unknown_status_values = {str(k): int(v) for k, v in raw_unknown.head(20).items()}
         logger.warning("%d leads have a status that is not in won/lost/open values", int(unknown.sum()))
 
-    created = leads[schema.CREATED_AT]
+    created = leads[canonical.CREATED_AT]
     if policy.reference_time:
         reference = pd.Timestamp(policy.reference_time)
     else:
         reference = created.max() if reference_time is None else pd.Timestamp(reference_time)
     report.reference_time = None if pd.isna(reference) else str(reference)
-    known = leads[schema.OUTCOME] != OUTCOME_UNKNOWN
-    is_open = leads[schema.OUTCOME] == schema.OUTCOME_OPEN
+    known = leads[canonical.OUTCOME] != OUTCOME_UNKNOWN
+    is_open = leads[canonical.OUTCOME] == canonical.OUTCOME_OPEN
     if skip_maturity or pd.isna(reference):
         young = pd.Series(False, index=leads.index)
     else:
@@ -389,11 +393,13 @@ def _apply_label_policy(
     drop |= young & is_open
     leads = leads.loc[~drop].copy()
 
-    label = leads[schema.OUTCOME].map({schema.OUTCOME_WON: 1, schema.OUTCOME_LOST: 0, schema.OUTCOME_OPEN: 0})
+    label = leads[canonical.OUTCOME].map(
+        {canonical.OUTCOME_WON: 1, canonical.OUTCOME_LOST: 0, canonical.OUTCOME_OPEN: 0}
+    )
     if label.isna().any():
-        leads[schema.LABEL] = label.astype("Int64")  # unknown outcomes: validation rejects them by name
+        leads[canonical.LABEL] = label.astype("Int64")  # unknown outcomes: validation rejects them by name
     else:
-        leads[schema.LABEL] = label.astype("int64")
+        leads[canonical.LABEL] = label.astype("int64")
     return leads
 
 
@@ -407,9 +413,9 @@ def map_activities(raw: pd.DataFrame, mapping: ActivityMapping) -> tuple[pd.Data
         SourceError: a mapped column is not in the activity export.
     """
     for role, column in (
-        (schema.ACTIVITY_LEAD_ID, mapping.lead_id),
-        (schema.ACTIVITY_AT, mapping.occurred_at),
-        (schema.ACTIVITY_TYPE, mapping.activity_type),
+        (canonical.ACTIVITY_LEAD_ID, mapping.lead_id),
+        (canonical.ACTIVITY_AT, mapping.occurred_at),
+        (canonical.ACTIVITY_TYPE, mapping.activity_type),
     ):
         if column not in raw.columns:
             raise SourceError(
@@ -419,13 +425,13 @@ def map_activities(raw: pd.DataFrame, mapping: ActivityMapping) -> tuple[pd.Data
     report = MappingReport(rows_in=len(raw))
     out = pd.DataFrame(
         {
-            schema.ACTIVITY_LEAD_ID: _as_key(raw[mapping.lead_id]),
-            schema.ACTIVITY_AT: _parse_timestamps(raw[mapping.occurred_at], schema.ACTIVITY_AT, report),
-            schema.ACTIVITY_TYPE: _as_text(raw[mapping.activity_type]).str.strip(),
+            canonical.ACTIVITY_LEAD_ID: _as_key(raw[mapping.lead_id]),
+            canonical.ACTIVITY_AT: _parse_timestamps(raw[mapping.occurred_at], canonical.ACTIVITY_AT, report),
+            canonical.ACTIVITY_TYPE: _as_text(raw[mapping.activity_type]).str.strip(),
         }
     )
     bad = out.isna().any(axis=1)
-    out = out.loc[~bad].sort_values([schema.ACTIVITY_LEAD_ID, schema.ACTIVITY_AT], kind="stable")
+    out = out.loc[~bad].sort_values([canonical.ACTIVITY_LEAD_ID, canonical.ACTIVITY_AT], kind="stable")
     out = out.reset_index(drop=True)
     summary: dict[str, object] = {
         "rows_in": len(raw),

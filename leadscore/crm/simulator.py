@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leadscore import schema
-from leadscore.errors import SourceError
-from leadscore.params import SimulateParams
+from leadscore.core import canonical
+from leadscore.core.errors import SourceError
+from leadscore.core.params import SimulateParams
 
 logger = logging.getLogger(__name__)
 
@@ -586,14 +586,16 @@ def simulate_crm(params: SimulateParams, seed: int, as_of_offset_days: int) -> S
     titles = _pick_titles(rng, level, title_vocab, title_levels)
     titles[miss_title] = None
 
-    status = np.where(is_open, schema.OUTCOME_OPEN, np.where(won, schema.OUTCOME_WON, schema.OUTCOME_LOST))
+    status = np.where(
+        is_open, canonical.OUTCOME_OPEN, np.where(won, canonical.OUTCOME_WON, canonical.OUTCOME_LOST)
+    )
     leads = pd.DataFrame(
         {
-            schema.LEAD_ID: lead_ids,
-            schema.CREATED_AT: _to_datetime(created_s),
-            schema.CLOSED_AT: _to_datetime(np.where(is_open, np.nan, closed_s)),
-            schema.STATUS: status.astype(object),
-            schema.FIRST_CONTACT_AT: _to_datetime(first_contact_s),
+            canonical.LEAD_ID: lead_ids,
+            canonical.CREATED_AT: _to_datetime(created_s),
+            canonical.CLOSED_AT: _to_datetime(np.where(is_open, np.nan, closed_s)),
+            canonical.STATUS: status.astype(object),
+            canonical.FIRST_CONTACT_AT: _to_datetime(first_contact_s),
             "contact_name": np.char.add(
                 np.char.add(_FIRST_NAMES[rng.integers(0, len(_FIRST_NAMES), n)], " "),
                 _LAST_NAMES[rng.integers(0, len(_LAST_NAMES), n)],
@@ -604,24 +606,24 @@ def simulate_crm(params: SimulateParams, seed: int, as_of_offset_days: int) -> S
             "phone": np.char.add("+1-555-", np.char.zfill(rng.integers(0, 10**7, n).astype(str), 7)).astype(
                 object
             ),
-            schema.INDUSTRY: _with_missing(np.array(INDUSTRIES, dtype=object)[industry], miss_industry),
-            schema.EMPLOYEES: np.where(miss_employees, np.nan, employees),
-            schema.ANNUAL_REVENUE: np.where(miss_revenue, np.nan, annual_revenue),
-            schema.COUNTRY: _with_missing(np.array(COUNTRIES, dtype=object)[country], miss_country),
-            schema.FOUNDED_YEAR: np.where(miss_founded, np.nan, founded_year.astype(float)),
-            schema.CONTACT_TITLE: titles,
-            schema.BUDGET: np.array(BUDGET_VALUES, dtype=object)[budget],
-            schema.TIMELINE: np.array(TIMEFRAMES, dtype=object)[timeframe],
-            schema.NEED: _with_missing(np.array(NEEDS, dtype=object)[need], miss_need),
-            schema.LEAD_SOURCE: np.array(LEAD_SOURCES, dtype=object)[source],
-            schema.TRUE_P: true_p,
+            canonical.INDUSTRY: _with_missing(np.array(INDUSTRIES, dtype=object)[industry], miss_industry),
+            canonical.EMPLOYEES: np.where(miss_employees, np.nan, employees),
+            canonical.ANNUAL_REVENUE: np.where(miss_revenue, np.nan, annual_revenue),
+            canonical.COUNTRY: _with_missing(np.array(COUNTRIES, dtype=object)[country], miss_country),
+            canonical.FOUNDED_YEAR: np.where(miss_founded, np.nan, founded_year.astype(float)),
+            canonical.CONTACT_TITLE: titles,
+            canonical.BUDGET: np.array(BUDGET_VALUES, dtype=object)[budget],
+            canonical.TIMELINE: np.array(TIMEFRAMES, dtype=object)[timeframe],
+            canonical.NEED: _with_missing(np.array(NEEDS, dtype=object)[need], miss_need),
+            canonical.LEAD_SOURCE: np.array(LEAD_SOURCES, dtype=object)[source],
+            canonical.TRUE_P: true_p,
         }
     )
     activities = pd.DataFrame(
         {
-            schema.ACTIVITY_LEAD_ID: lead_ids[act_lead],
-            schema.ACTIVITY_AT: _to_datetime(act_time),
-            schema.ACTIVITY_TYPE: act_type,
+            canonical.ACTIVITY_LEAD_ID: lead_ids[act_lead],
+            canonical.ACTIVITY_AT: _to_datetime(act_time),
+            canonical.ACTIVITY_TYPE: act_type,
         }
     )
     logger.info(

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadscore.core.errors import SourceError
+from leadscore.core.params import ActivityMapping, SimulateParams, SourceParams
 from leadscore.crm.mapping import apply_joins
-from leadscore.errors import SourceError
-from leadscore.params import ActivityMapping, SimulateParams, SourceParams
 
 logger = logging.getLogger(__name__)
 

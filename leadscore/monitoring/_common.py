@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadscore.errors import LeadscoreError
+from leadscore.core.errors import LeadscoreError
 
 
 class MonitoringInputError(LeadscoreError, ValueError):

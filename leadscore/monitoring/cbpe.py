@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
-from leadscore import schema
+from leadscore.core import canonical
 from leadscore.monitoring._common import (
     MonitoringInputError,
     as_labels_and_scores,
@@ -232,7 +232,7 @@ class CBPE:
         threshold: float | None = None,
         *,
         probability_column: str = "probability",
-        label_column: str = schema.LABEL,
+        label_column: str = canonical.LABEL,
         predicted_column: str | None = None,
         recalibrate: bool = False,
         n_simulations: int = 200,

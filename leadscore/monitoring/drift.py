@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
-from leadscore import schema
+from leadscore.core import canonical
 from leadscore.monitoring._common import MonitoringInputError, as_probabilities, to_jsonable
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,10 @@ MISSING = "(missing)"
 # Columns that are identifiers, outcomes or model outputs, never input features to monitor by default.
 DEFAULT_EXCLUDE = frozenset(
     {
-        schema.LEAD_ID,
-        *schema.OUTCOME_ONLY_COLUMNS,
-        schema.CREATED_AT,
-        schema.FIRST_CONTACT_AT,
+        canonical.LEAD_ID,
+        *canonical.OUTCOME_ONLY_COLUMNS,
+        canonical.CREATED_AT,
+        canonical.FIRST_CONTACT_AT,
         "as_of",
         "split",
         "probability",

@@ -1,11 +1,11 @@
 """Scored leads for the quarterly report from the service's prediction log joined with the CRM's outcomes.
 
 The query itself (each lead's latest score made no later than its close, or its latest score while open, with
-the feature values that score saw) lives in ``serving.store.PredictionStore.report_scores``, next to the
-accuracy endpoint's reads that follow the same rule; the edges that reach the database (``leadscore report``
-and ``GET /v1/report``) call it and hand the frame here. This module only turns that frame into the report's
-input, so the reporting library never touches the store's tables. The log holds no PII and no creation time,
-so maturity counts from the scoring time.
+the feature values that score saw) lives in ``leadscore.serving.store.PredictionStore.report_scores``, next to
+the accuracy endpoint's reads that follow the same rule; the edges that reach the database (``leadscore
+report`` and ``GET /v1/report``) call it and hand the frame here. This module only turns that frame into the
+report's input, so the reporting library never touches the store's tables. The log holds no PII and no
+creation time, so maturity counts from the scoring time.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from leadscore.params import ReportParams
+from leadscore.core.params import ReportParams
 from leadscore.reporting.quarterly import BAND, IS_MQL, IS_SQL, SCORED_AT, parse_quarter
 from leadscore.reporting.segments import add_segments
 
 
 class BandRule(Protocol):
-    """The band scheme's qualification rule (``models.bands.BandScheme``)."""
+    """The band scheme's qualification rule (``leadscore.models.bands.BandScheme``)."""
 
     def codes_of(self, bands: Iterable[str]) -> np.ndarray:
         """Band code (0 = best) per band name."""

@@ -28,7 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadscore import schema
+from leadscore.core import canonical
+from leadscore.core.params import ReportParams
+from leadscore.core.timestamps import PLAUSIBLE_YEARS, RANGE_TEXT, datetime64_ns, naive_utc_series
 from leadscore.monitoring._common import MonitoringInputError, to_jsonable
 from leadscore.monitoring.calibration import ece_noise_floor
 from leadscore.monitoring.cbpe import CBPE, simulate_metric_band
@@ -42,8 +44,6 @@ from leadscore.monitoring.metrics import (
     evaluate_scores,
     score_tables,
 )
-from leadscore.params import ReportParams
-from leadscore.timestamps import PLAUSIBLE_YEARS, RANGE_TEXT, datetime64_ns, naive_utc_series
 
 logger = logging.getLogger(__name__)
 
@@ -188,9 +188,9 @@ def prepare_scored(scored: pd.DataFrame) -> pd.DataFrame:
     """
     if not isinstance(scored, pd.DataFrame) or scored.empty:
         raise ReportInputError("scored leads: expected a non-empty DataFrame")
-    missing = [c for c in (schema.LEAD_ID, PROBABILITY) if c not in scored.columns]
-    if SCORED_AT not in scored.columns and schema.CREATED_AT not in scored.columns:
-        missing.append(f"{SCORED_AT} or {schema.CREATED_AT}")
+    missing = [c for c in (canonical.LEAD_ID, PROBABILITY) if c not in scored.columns]
+    if SCORED_AT not in scored.columns and canonical.CREATED_AT not in scored.columns:
+        missing.append(f"{SCORED_AT} or {canonical.CREATED_AT}")
     if missing:
         raise ReportInputError(f"scored leads: missing columns {missing}")
     frame = scored.copy()
@@ -198,29 +198,29 @@ def prepare_scored(scored: pd.DataFrame) -> pd.DataFrame:
     if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
         raise ReportInputError("scored leads: probability must be a number in [0, 1] on every row")
     frame[PROBABILITY] = p
-    if schema.CREATED_AT in frame.columns:
-        frame[schema.CREATED_AT] = _timestamps(frame, schema.CREATED_AT)
-    frame[SCORED_AT] = _timestamps(frame, SCORED_AT if SCORED_AT in frame.columns else schema.CREATED_AT)
+    if canonical.CREATED_AT in frame.columns:
+        frame[canonical.CREATED_AT] = _timestamps(frame, canonical.CREATED_AT)
+    frame[SCORED_AT] = _timestamps(frame, SCORED_AT if SCORED_AT in frame.columns else canonical.CREATED_AT)
     if frame[SCORED_AT].isna().any():
         raise ReportInputError(
             f"scored leads: {int(frame[SCORED_AT].isna().sum())} rows without a scoring time"
         )
-    for column in (schema.CLOSED_AT, schema.FIRST_CONTACT_AT):
+    for column in (canonical.CLOSED_AT, canonical.FIRST_CONTACT_AT):
         if column in frame.columns:
             frame[column] = _timestamps(frame, column)
-    if schema.LABEL in frame.columns:
-        label = pd.to_numeric(frame[schema.LABEL], errors="coerce").astype("float64")
-    elif schema.OUTCOME in frame.columns:
-        outcome = frame[schema.OUTCOME].astype("string").str.lower()
+    if canonical.LABEL in frame.columns:
+        label = pd.to_numeric(frame[canonical.LABEL], errors="coerce").astype("float64")
+    elif canonical.OUTCOME in frame.columns:
+        outcome = frame[canonical.OUTCOME].astype("string").str.lower()
         label = pd.Series(np.nan, index=frame.index)
-        label[outcome == schema.OUTCOME_WON] = 1.0
-        label[outcome == schema.OUTCOME_LOST] = 0.0
+        label[outcome == canonical.OUTCOME_WON] = 1.0
+        label[outcome == canonical.OUTCOME_LOST] = 0.0
     else:
         label = pd.Series(np.nan, index=frame.index)
     bad = label.notna() & ~label.isin([0.0, 1.0])
     if bad.any():
         raise ReportInputError(f"scored leads: label must be 0, 1 or missing ({int(bad.sum())} other values)")
-    frame[schema.LABEL] = label.to_numpy(dtype=np.float64)
+    frame[canonical.LABEL] = label.to_numpy(dtype=np.float64)
     if IS_MQL in frame.columns:
         frame[IS_MQL] = frame[IS_MQL].fillna(False).astype(bool)
     if IS_SQL in frame.columns:
@@ -259,7 +259,7 @@ def _cohort_row(cohort: pd.DataFrame, quarter: pd.Period, params: ReportParams, 
         "estimated_mql_precision": est.get("expected_precision", float("nan")),
         "estimated_mql_recall": est.get("expected_recall", float("nan")),
     }
-    y = matured[schema.LABEL].to_numpy()
+    y = matured[canonical.LABEL].to_numpy()
     if len(matured) >= params.min_segment_count and _both_classes(y):
         pm = matured[PROBABILITY].to_numpy()
         mql_m = matured[IS_MQL].to_numpy() if mql is not None else None
@@ -320,7 +320,7 @@ def _segment_table(
     if realized is not None and column in realized.columns:
         real_key = _segment_labels(realized[column])
         for value, part in realized.groupby(real_key, sort=False):
-            y = part[schema.LABEL].to_numpy()
+            y = part[canonical.LABEL].to_numpy()
             p = part[PROBABILITY].to_numpy()
             entry: dict[str, Any] = {
                 "n_matured": len(part),
@@ -356,7 +356,7 @@ def _band_table(
     names = sorted(str(b) for b in present)  # "A" is the best band
     rows = []
     base_rate = (
-        float(realized[schema.LABEL].mean()) if realized is not None and len(realized) else float("nan")
+        float(realized[canonical.LABEL].mean()) if realized is not None and len(realized) else float("nan")
     )
     for name in names:
         cur = current[current[BAND].astype("string") == name]
@@ -368,12 +368,12 @@ def _band_table(
         }
         if baseline is not None and BAND in baseline.columns and len(baseline):
             row["baseline_share"] = float((baseline[BAND].astype("string") == name).mean())
-        if schema.FIRST_CONTACT_AT in cur.columns and schema.CREATED_AT in cur.columns:
-            hours = (cur[schema.FIRST_CONTACT_AT] - cur[schema.CREATED_AT]).dt.total_seconds() / 3600.0
+        if canonical.FIRST_CONTACT_AT in cur.columns and canonical.CREATED_AT in cur.columns:
+            hours = (cur[canonical.FIRST_CONTACT_AT] - cur[canonical.CREATED_AT]).dt.total_seconds() / 3600.0
             row["median_response_hours"] = float(hours.median()) if hours.notna().any() else float("nan")
         if realized is not None and BAND in realized.columns:
             part = realized[realized[BAND].astype("string") == name]
-            y = part[schema.LABEL].to_numpy()
+            y = part[canonical.LABEL].to_numpy()
             row.update(
                 {
                     "n_matured": len(part),
@@ -385,9 +385,9 @@ def _band_table(
                     "lift": float(y.mean()) / base_rate if len(part) and base_rate > 0 else float("nan"),
                 }
             )
-            if schema.CLOSED_AT in part.columns and schema.CREATED_AT in part.columns:
-                won = part[part[schema.LABEL] == 1]
-                days = (won[schema.CLOSED_AT] - won[schema.CREATED_AT]).dt.total_seconds() / 86400.0
+            if canonical.CLOSED_AT in part.columns and canonical.CREATED_AT in part.columns:
+                won = part[part[canonical.LABEL] == 1]
+                days = (won[canonical.CLOSED_AT] - won[canonical.CREATED_AT]).dt.total_seconds() / 86400.0
                 row["median_sales_cycle_days"] = float(days.median()) if days.notna().any() else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
@@ -687,23 +687,23 @@ def build_quarterly_report(
     start, end = period.start_time, period.end_time
     # Default knowledge time: the latest moment the data knows of (the export), i.e. every outcome recorded.
     latest = frame[SCORED_AT].max()
-    for column in (schema.CLOSED_AT, schema.FIRST_CONTACT_AT):
+    for column in (canonical.CLOSED_AT, canonical.FIRST_CONTACT_AT):
         if column in frame.columns and frame[column].notna().any():
             latest = max(latest, frame[column].max())
     report_as_of = pd.Timestamp(as_of) if as_of is not None else latest
     frame = frame[frame[SCORED_AT] <= report_as_of]
     cutoff = report_as_of - pd.Timedelta(days=params.maturity_days)
     # Maturity counts from creation, as the pull stage's label policy (source.label.maturity_days) does.
-    born = frame[schema.CREATED_AT] if schema.CREATED_AT in frame.columns else frame[SCORED_AT]
+    born = frame[canonical.CREATED_AT] if canonical.CREATED_AT in frame.columns else frame[SCORED_AT]
     # An outcome is known only once the lead has closed: one closed after the report's as_of moment was still
     # open then, so a backtest as of the quarter's end must not see it (a label without a close time, such as
     # the label policy's old-open-as-lost, stands).
-    if schema.CLOSED_AT in frame.columns:
-        frame.loc[frame[schema.CLOSED_AT] > report_as_of, schema.LABEL] = np.nan
-    n_outcomes = int(frame[schema.LABEL].notna().sum())
-    frame[_MATURED] = (born.fillna(frame[SCORED_AT]) <= cutoff) & frame[schema.LABEL].notna()
+    if canonical.CLOSED_AT in frame.columns:
+        frame.loc[frame[canonical.CLOSED_AT] > report_as_of, canonical.LABEL] = np.nan
+    n_outcomes = int(frame[canonical.LABEL].notna().sum())
+    frame[_MATURED] = (born.fillna(frame[SCORED_AT]) <= cutoff) & frame[canonical.LABEL].notna()
     # Labels of immature leads are hidden: judging a cohort on its early outcomes is biased.
-    frame.loc[~frame[_MATURED], schema.LABEL] = np.nan
+    frame.loc[~frame[_MATURED], canonical.LABEL] = np.nan
     current = frame[frame[_QUARTER] == period]
     if current.empty:
         quarters = frame[_QUARTER]
@@ -734,7 +734,7 @@ def build_quarterly_report(
         if len(eligible):
             cohort_name = str(eligible["quarter"].iloc[-1])
             realized_frame = frame[(frame[_QUARTER] == pd.Period(cohort_name, freq="Q")) & frame[_MATURED]]
-            y = realized_frame[schema.LABEL].to_numpy()
+            y = realized_frame[canonical.LABEL].to_numpy()
             p = realized_frame[PROBABILITY].to_numpy()
             metrics = evaluate_scores(y, p, n_bins=10)
             intervals = bootstrap_metrics(
@@ -810,22 +810,24 @@ def build_quarterly_report(
         kpis["sql_count"] = int(current[IS_SQL].sum())
         kpis["sql_rate"] = float(current[IS_SQL].mean())
     if realized_frame is not None:
-        kpis["conversion_rate"] = float(realized_frame[schema.LABEL].mean())
+        kpis["conversion_rate"] = float(realized_frame[canonical.LABEL].mean())
         kpis["conversion_rate_cohort"] = realized_info["cohort"] if realized_info else None
-        if schema.CLOSED_AT in realized_frame.columns and schema.CREATED_AT in realized_frame.columns:
-            won = realized_frame[realized_frame[schema.LABEL] == 1]
-            days = (won[schema.CLOSED_AT] - won[schema.CREATED_AT]).dt.total_seconds() / 86400.0
+        if canonical.CLOSED_AT in realized_frame.columns and canonical.CREATED_AT in realized_frame.columns:
+            won = realized_frame[realized_frame[canonical.LABEL] == 1]
+            days = (won[canonical.CLOSED_AT] - won[canonical.CREATED_AT]).dt.total_seconds() / 86400.0
             kpis["median_sales_cycle_days"] = float(days.median()) if days.notna().any() else None
-    if schema.FIRST_CONTACT_AT in current.columns and schema.CREATED_AT in current.columns:
-        hours = (current[schema.FIRST_CONTACT_AT] - current[schema.CREATED_AT]).dt.total_seconds() / 3600.0
+    if canonical.FIRST_CONTACT_AT in current.columns and canonical.CREATED_AT in current.columns:
+        hours = (
+            current[canonical.FIRST_CONTACT_AT] - current[canonical.CREATED_AT]
+        ).dt.total_seconds() / 3600.0
         if hours.notna().any():
             kpis["median_response_hours"] = float(hours.median())
             kpis["contacted_within_24h"] = float((hours <= 24).mean())
 
     # -- recommendations -------------------------------------------------------------------------------------
     reference_auc = None
-    if reference is not None and {schema.LABEL, PROBABILITY} <= set(reference.columns):
-        ref_y = pd.to_numeric(reference[schema.LABEL], errors="coerce").to_numpy(dtype=np.float64)
+    if reference is not None and {canonical.LABEL, PROBABILITY} <= set(reference.columns):
+        ref_y = pd.to_numeric(reference[canonical.LABEL], errors="coerce").to_numpy(dtype=np.float64)
         ref_p = pd.to_numeric(reference[PROBABILITY], errors="coerce").to_numpy(dtype=np.float64)
         keep = np.isfinite(ref_y) & np.isfinite(ref_p)
         if _both_classes(ref_y[keep]):

@@ -22,7 +22,7 @@ SEGMENT_SOURCES = {
 
 def size_band_labels(codes: pd.Series) -> np.ndarray:
     """Readable employee bands ("50-200") for the ordinal codes of ``firmo_size_band``; None when unknown."""
-    from features.firmographic import SIZE_LABELS
+    from leadscore.features.firmographic import SIZE_LABELS
 
     labels = np.array(SIZE_LABELS, dtype=object)
     values = pd.to_numeric(codes, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadscore import schema
-from leadscore.params import Mapping, ValidateParams
-from leadscore.timestamps import CLOCK_TOLERANCE, EARLIEST_PLAUSIBLE
+from leadscore.core import canonical
+from leadscore.core.params import Mapping, ValidateParams
+from leadscore.core.timestamps import CLOCK_TOLERANCE, EARLIEST_PLAUSIBLE
 from leadscore.validation.report import ValidationFailure
 
 # GX reads this when its context is created; analytics would try the network. Set before GX is imported.
@@ -35,10 +35,10 @@ logger = logging.getLogger(__name__)
 # every context); undo that so the entry point's level for "great_expectations" applies.
 logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.NOTSET)
 
-REQUIRED_LEAD_COLUMNS = (schema.LEAD_ID, schema.CREATED_AT, schema.OUTCOME, schema.LABEL)
-ACTIVITY_COLUMNS = (schema.ACTIVITY_LEAD_ID, schema.ACTIVITY_AT, schema.ACTIVITY_TYPE)
-TIMESTAMP_COLUMNS = (schema.CREATED_AT, schema.CLOSED_AT, schema.FIRST_CONTACT_AT)
-# Plausibility of the numeric roles: schema.NUMERIC_RANGES; params.validate.numeric_ranges adds/overrides.
+REQUIRED_LEAD_COLUMNS = (canonical.LEAD_ID, canonical.CREATED_AT, canonical.OUTCOME, canonical.LABEL)
+ACTIVITY_COLUMNS = (canonical.ACTIVITY_LEAD_ID, canonical.ACTIVITY_AT, canonical.ACTIVITY_TYPE)
+TIMESTAMP_COLUMNS = (canonical.CREATED_AT, canonical.CLOSED_AT, canonical.FIRST_CONTACT_AT)
+# Plausibility of the numeric roles: canonical.NUMERIC_RANGES; params.validate.numeric_ranges adds/overrides.
 _EXAMPLES = 3
 # Plausible timestamps: nothing before 1900 (0001-01-01 style placeholders) and nothing after the pull time
 # plus a day of slack for time zones and clock skew (a future created_at would distort the maturity rule).
@@ -47,14 +47,14 @@ TIME_TOLERANCE = CLOCK_TOLERANCE
 
 
 def default_numeric_ranges(current_year: int) -> dict[str, tuple[float | None, float | None]]:
-    """Ranges every export must respect: schema.NUMERIC_RANGES, with founded_year capped at this year.
+    """Ranges every export must respect: canonical.NUMERIC_RANGES, with founded_year capped at this year.
 
     Training data can be held to the calendar; the shared table's fixed ceiling is for scoring, whose
     acceptance must not change on New Year's Day.
     """
-    low, high = schema.NUMERIC_RANGES[schema.FOUNDED_YEAR]
+    low, high = canonical.NUMERIC_RANGES[canonical.FOUNDED_YEAR]
     capped = current_year if high is None else min(high, current_year)
-    return {**schema.NUMERIC_RANGES, schema.FOUNDED_YEAR: (low, capped)}
+    return {**canonical.NUMERIC_RANGES, canonical.FOUNDED_YEAR: (low, capped)}
 
 
 def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
@@ -98,42 +98,50 @@ def build_suite(
     for column in _expected_columns(mapping):
         add(E.ExpectColumnToExist(column=column, meta=_meta("column_exists", column)))
 
-    if schema.LEAD_ID in columns:
-        add(E.ExpectColumnValuesToNotBeNull(column=schema.LEAD_ID, meta=_meta("not_null", schema.LEAD_ID)))
-        add(E.ExpectColumnValuesToBeUnique(column=schema.LEAD_ID, meta=_meta("unique", schema.LEAD_ID)))
-    if schema.CREATED_AT in columns:
+    if canonical.LEAD_ID in columns:
         add(
             E.ExpectColumnValuesToNotBeNull(
-                column=schema.CREATED_AT, meta=_meta("not_null", schema.CREATED_AT)
+                column=canonical.LEAD_ID, meta=_meta("not_null", canonical.LEAD_ID)
             )
         )
-    if columns.get(schema.CREATED_AT) == "M" and columns.get(schema.CLOSED_AT) == "M":
+        add(E.ExpectColumnValuesToBeUnique(column=canonical.LEAD_ID, meta=_meta("unique", canonical.LEAD_ID)))
+    if canonical.CREATED_AT in columns:
+        add(
+            E.ExpectColumnValuesToNotBeNull(
+                column=canonical.CREATED_AT, meta=_meta("not_null", canonical.CREATED_AT)
+            )
+        )
+    if columns.get(canonical.CREATED_AT) == "M" and columns.get(canonical.CLOSED_AT) == "M":
         add(
             E.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=schema.CLOSED_AT,
-                column_B=schema.CREATED_AT,
+                column_A=canonical.CLOSED_AT,
+                column_B=canonical.CREATED_AT,
                 or_equal=True,
                 ignore_row_if="either_value_is_missing",
                 mostly=1.0 - params.max_closed_before_created_rate,
-                meta=_meta("closed_after_created", schema.CLOSED_AT),
+                meta=_meta("closed_after_created", canonical.CLOSED_AT),
             )
         )
     for column in TIMESTAMP_COLUMNS:
         if columns.get(column) == "M":
             add(_time_range(column, column, latest_time))
-    if schema.OUTCOME in columns:
-        add(E.ExpectColumnValuesToNotBeNull(column=schema.OUTCOME, meta=_meta("not_null", schema.OUTCOME)))
+    if canonical.OUTCOME in columns:
+        add(
+            E.ExpectColumnValuesToNotBeNull(
+                column=canonical.OUTCOME, meta=_meta("not_null", canonical.OUTCOME)
+            )
+        )
         add(
             E.ExpectColumnValuesToBeInSet(
-                column=schema.OUTCOME,
-                value_set=list(schema.OUTCOME_VALUES),
+                column=canonical.OUTCOME,
+                value_set=list(canonical.OUTCOME_VALUES),
                 meta=_meta("outcome_known", "outcome"),
             )
         )
-    if schema.LABEL in columns:
+    if canonical.LABEL in columns:
         add(
             E.ExpectColumnValuesToBeInSet(
-                column=schema.LABEL, value_set=[0, 1], meta=_meta("label_binary", "label")
+                column=canonical.LABEL, value_set=[0, 1], meta=_meta("label_binary", "label")
             )
         )
 
@@ -190,8 +198,10 @@ def build_activity_suite(
         expectations.append(E.ExpectColumnToExist(column=column, meta=_meta("column_exists", name)))
         if column in columns:
             expectations.append(E.ExpectColumnValuesToNotBeNull(column=column, meta=_meta("not_null", name)))
-    if columns.get(schema.ACTIVITY_AT) == "M":
-        expectations.append(_time_range(schema.ACTIVITY_AT, f"activities.{schema.ACTIVITY_AT}", latest_time))
+    if columns.get(canonical.ACTIVITY_AT) == "M":
+        expectations.append(
+            _time_range(canonical.ACTIVITY_AT, f"activities.{canonical.ACTIVITY_AT}", latest_time)
+        )
     return gx.ExpectationSuite(name="activities", expectations=expectations)
 
 
@@ -201,11 +211,11 @@ def _expected_columns(mapping: Mapping | None) -> list[str]:
     if mapping is None:
         return columns
     if mapping.closed_at:
-        columns.append(schema.CLOSED_AT)
+        columns.append(canonical.CLOSED_AT)
     roles = [*mapping.firmographic, *mapping.bant]
     if mapping.lead_source:
-        roles.append(schema.LEAD_SOURCE)
-    columns.extend(r for r in roles if r in schema.ROLE_COLUMNS and r not in columns)
+        roles.append(canonical.LEAD_SOURCE)
+    columns.extend(r for r in roles if r in canonical.ROLE_COLUMNS and r not in columns)
     return columns
 
 
@@ -292,13 +302,13 @@ def _message(
     if check == "unique":
         return f"{counted(count, 'duplicate value', 'duplicate values')}{examples}"
     if check == "closed_after_created":
-        ids = _ids_where(frame, frame[schema.CLOSED_AT] < frame[schema.CREATED_AT])
+        ids = _ids_where(frame, frame[canonical.CLOSED_AT] < frame[canonical.CREATED_AT])
         return f"{counted(count, 'lead closed', 'leads closed')} before they were created{ids}"
     if check == "outcome_known":
-        unknown = ~frame[schema.OUTCOME].isin(schema.OUTCOME_VALUES) & frame[schema.OUTCOME].notna()
+        unknown = ~frame[canonical.OUTCOME].isin(canonical.OUTCOME_VALUES) & frame[canonical.OUTCOME].notna()
         raw = (
-            frame.loc[unknown, schema.STATUS]
-            if schema.STATUS in frame.columns
+            frame.loc[unknown, canonical.STATUS]
+            if canonical.STATUS in frame.columns
             else frame.loc[unknown, "outcome"]
         )
         values = raw.fillna("<missing>").astype("str").value_counts().index[:_EXAMPLES]
@@ -331,9 +341,9 @@ def _message(
 
 
 def _ids_where(frame: pd.DataFrame, mask: pd.Series) -> str:
-    if schema.LEAD_ID not in frame.columns:
+    if canonical.LEAD_ID not in frame.columns:
         return ""
-    return examples_text(list(frame.loc[mask.fillna(False), schema.LEAD_ID].head(_EXAMPLES)))
+    return examples_text(list(frame.loc[mask.fillna(False), canonical.LEAD_ID].head(_EXAMPLES)))
 
 
 def counted(n: int, singular: str, plural: str) -> str:

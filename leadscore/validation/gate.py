@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from leadscore import schema
-from leadscore.params import Mapping, ValidateParams
+from leadscore.core import canonical
+from leadscore.core.params import Mapping, ValidateParams
 from leadscore.validation import expectations as ex
 from leadscore.validation.leakage import LeakSuspect, detect_leakage
 from leadscore.validation.report import ValidationFailure, ValidationReport
@@ -25,7 +25,7 @@ from leadscore.validation.report import ValidationFailure, ValidationReport
 logger = logging.getLogger(__name__)
 
 # Their not-null expectation already reports the parse failures of the same column (one cause, one line).
-_NOT_NULL_COLUMNS = (schema.LEAD_ID, schema.CREATED_AT, schema.OUTCOME)
+_NOT_NULL_COLUMNS = (canonical.LEAD_ID, canonical.CREATED_AT, canonical.OUTCOME)
 # Checks that guard a column's fitness *as a feature*. A column the leakage detector keeps out of the features
 # (excluded, or a gate failure of its own) never reaches the model, so these say nothing about the training
 # data: an outcome-only column is typically empty for most leads (Olist's closed-deal columns, 99 % missing).
@@ -111,7 +111,7 @@ def validate_leads(
     else:
         failures.extend(_check_activities(activities, leads, summary_activities, counts, gx_results, latest))
 
-    if params.leakage.enabled and schema.LABEL in leads.columns:
+    if params.leakage.enabled and canonical.LABEL in leads.columns:
         allow = list(allow_leaky if allow_leaky is not None else (mapping.allow_leaky if mapping else []))
         suspects = detect_leakage(leads, activities, params.leakage, allow, as_of_offset_days, seed=seed)
         for suspect in suspects:
@@ -240,13 +240,16 @@ def _unknown_outcomes_from_summary(
     n = int((summary.get("outcome_counts") or {}).get("unknown", 0) or 0)
     if not n:
         return []
-    if schema.OUTCOME in leads.columns and (~leads[schema.OUTCOME].isin(schema.OUTCOME_VALUES)).any():
+    if (
+        canonical.OUTCOME in leads.columns
+        and (~leads[canonical.OUTCOME].isin(canonical.OUTCOME_VALUES)).any()
+    ):
         return []  # the GX outcome expectation already reported them, with examples from the frame
     values = list((summary.get("unknown_status_values") or {}).keys())
     return [
         ValidationFailure(
             "outcome_known",
-            schema.OUTCOME,
+            canonical.OUTCOME,
             f"{ex.counted(n, 'unknown status value', 'unknown status values')}{ex.examples_text(values)}",
             n,
         )
@@ -257,16 +260,16 @@ def _class_counts(
     leads: pd.DataFrame, params: ValidateParams, counts: dict[str, Any]
 ) -> list[ValidationFailure]:
     """Enough conversions and non-conversions to learn and to calibrate."""
-    if schema.LABEL not in leads.columns:
+    if canonical.LABEL not in leads.columns:
         return []
-    label = pd.to_numeric(leads[schema.LABEL], errors="coerce")
+    label = pd.to_numeric(leads[canonical.LABEL], errors="coerce")
     won, lost = int((label == 1).sum()), int((label == 0).sum())
     counts.update({"conversions": won, "non_conversions": lost})
     if won + lost:
         counts["base_rate"] = round(won / (won + lost), 4)
-    if schema.OUTCOME in leads.columns:
+    if canonical.OUTCOME in leads.columns:
         counts["outcomes"] = {
-            str(k): int(v) for k, v in leads[schema.OUTCOME].value_counts(dropna=False).items()
+            str(k): int(v) for k, v in leads[canonical.OUTCOME].value_counts(dropna=False).items()
         }
     failures = []
     if won < params.min_conversions:
@@ -328,15 +331,15 @@ def _check_activities(
     if len(activities) == 0:
         return failures  # an empty log is allowed: the model then has no intent features
 
-    kind_failures, _ = _timestamp_kinds(activities, [schema.ACTIVITY_AT], "activities.")
+    kind_failures, _ = _timestamp_kinds(activities, [canonical.ACTIVITY_AT], "activities.")
     failures.extend(kind_failures)
     suite = ex.build_activity_suite(ex.column_kinds(activities), latest_time)
     result = _run(activities, suite, "activities", failures)
     if result is not None:
         gx_results["activities"] = result.describe_dict()
         failures.extend(ex.failures_from_result(result, activities))
-    if schema.ACTIVITY_TYPE in activities.columns:
-        types = activities[schema.ACTIVITY_TYPE]
+    if canonical.ACTIVITY_TYPE in activities.columns:
+        types = activities[canonical.ACTIVITY_TYPE]
         distinct = pd.Series(types.dropna().unique())
         blank_values = set(distinct[distinct.astype("str").str.strip().eq("")])
         if blank_values:
@@ -344,20 +347,20 @@ def _check_activities(
             failures.append(
                 ValidationFailure(
                     "not_blank",
-                    f"activities.{schema.ACTIVITY_TYPE}",
+                    f"activities.{canonical.ACTIVITY_TYPE}",
                     f"{ex.counted(n_blank, 'empty value', 'empty values')}",
                     n_blank,
                 )
             )
-    if schema.ACTIVITY_LEAD_ID in activities.columns and schema.LEAD_ID in leads.columns:
-        known_ids = pd.Index(leads[schema.LEAD_ID].drop_duplicates())
+    if canonical.ACTIVITY_LEAD_ID in activities.columns and canonical.LEAD_ID in leads.columns:
+        known_ids = pd.Index(leads[canonical.LEAD_ID].drop_duplicates())
         unknown = pd.Series(
-            known_ids.get_indexer(activities[schema.ACTIVITY_LEAD_ID]) < 0, index=activities.index
+            known_ids.get_indexer(activities[canonical.ACTIVITY_LEAD_ID]) < 0, index=activities.index
         )
         n_unknown = int(unknown.sum())
         counts["activities_unknown_lead"] = n_unknown
         if n_unknown:
-            ids = ex.examples_text(list(activities.loc[unknown, schema.ACTIVITY_LEAD_ID].head(20)))
+            ids = ex.examples_text(list(activities.loc[unknown, canonical.ACTIVITY_LEAD_ID].head(20)))
             failures.append(
                 ValidationFailure(
                     "known_lead",
@@ -366,6 +369,6 @@ def _check_activities(
                     n_unknown,
                 )
             )
-    if schema.ACTIVITY_TYPE in activities.columns:
-        counts["activity_types"] = int(activities[schema.ACTIVITY_TYPE].nunique())
+    if canonical.ACTIVITY_TYPE in activities.columns:
+        counts["activity_types"] = int(activities[canonical.ACTIVITY_TYPE].nunique())
     return failures

@@ -33,8 +33,8 @@ import pandas as pd
 from scipy.stats import binomtest, rankdata
 from sklearn.model_selection import StratifiedKFold
 
-from leadscore import schema
-from leadscore.params import LeakageParams
+from leadscore.core import canonical
+from leadscore.core.params import LeakageParams
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ _MAX_PURITY_P_VALUE = 1e-6
 _POST_TIMESTAMP_SHARE = 0.5
 _DATE_SAMPLE = 500
 _NEVER_FEATURES = frozenset(
-    {schema.LEAD_ID, schema.CREATED_AT, schema.FIRST_CONTACT_AT, *schema.OUTCOME_ONLY_COLUMNS}
+    {canonical.LEAD_ID, canonical.CREATED_AT, canonical.FIRST_CONTACT_AT, *canonical.OUTCOME_ONLY_COLUMNS}
 )
 ACTIVITY_PREFIX = "activity:"
 
@@ -98,8 +98,8 @@ def candidate_feature_columns(columns: Sequence[str]) -> list[str]:
     for column in columns:
         if column in _NEVER_FEATURES:
             continue
-        if column in schema.ROLE_COLUMNS or column.startswith(
-            (schema.EXTRA_CATEGORICAL_PREFIX, schema.EXTRA_NUMERIC_PREFIX)
+        if column in canonical.ROLE_COLUMNS or column.startswith(
+            (canonical.EXTRA_CATEGORICAL_PREFIX, canonical.EXTRA_NUMERIC_PREFIX)
         ):
             out.append(column)
     return out
@@ -129,10 +129,10 @@ def detect_leakage(
         Suspects in column order, then activity types. Empty when there are too few labelled leads per class
         to judge (the gate's own row-count checks report that).
     """
-    if schema.LABEL not in leads.columns:
+    if canonical.LABEL not in leads.columns:
         logger.warning("leakage: no label column, detector skipped")
         return []
-    label = pd.to_numeric(leads[schema.LABEL], errors="coerce")
+    label = pd.to_numeric(leads[canonical.LABEL], errors="coerce")
     labelled = label.isin([0, 1]).to_numpy()
     frame = leads.loc[labelled].reset_index(drop=True)
     y = label[labelled].to_numpy(dtype=np.int64) == 1
@@ -141,14 +141,14 @@ def detect_leakage(
         return []
     allowed = _normalised_allow(allow)
     as_of = _as_of(frame, as_of_offset_days)
-    closed_at = frame[schema.CLOSED_AT] if schema.CLOSED_AT in frame.columns else None
+    closed_at = frame[canonical.CLOSED_AT] if canonical.CLOSED_AT in frame.columns else None
 
     suspects: list[LeakSuspect] = []
     for column in candidate_feature_columns(list(frame.columns)):
         suspect = _check_column(frame[column], column, y, params, seed, closed_at, as_of)
         if suspect is not None:
             suspects.append(_with_allow(suspect, allowed))
-    timing = {schema.LEAD_ID, schema.CREATED_AT, schema.CLOSED_AT} <= set(leads.columns)
+    timing = {canonical.LEAD_ID, canonical.CREATED_AT, canonical.CLOSED_AT} <= set(leads.columns)
     if activities is not None and len(activities) and timing:
         for suspect in _post_outcome_activity_types(leads, activities, params, as_of_offset_days):
             suspects.append(_with_allow(suspect, allowed))
@@ -297,7 +297,7 @@ def _as_dates(values: pd.Series, name: str) -> pd.Series | None:
     """Parse a text column as timestamps when it clearly holds dates; None otherwise."""
     if values.dtype.kind == "M":
         return values
-    if not name.startswith(schema.EXTRA_CATEGORICAL_PREFIX):
+    if not name.startswith(canonical.EXTRA_CATEGORICAL_PREFIX):
         return None
     text = values.dropna().astype("str").str.strip()
     if text.empty:
@@ -350,9 +350,9 @@ def _timestamp_reasons(
 
 
 def _as_of(leads: pd.DataFrame, offset_days: int) -> pd.Series | None:
-    if schema.CREATED_AT not in leads.columns or leads[schema.CREATED_AT].dtype.kind != "M":
+    if canonical.CREATED_AT not in leads.columns or leads[canonical.CREATED_AT].dtype.kind != "M":
         return None
-    return leads[schema.CREATED_AT] + pd.Timedelta(days=offset_days)
+    return leads[canonical.CREATED_AT] + pd.Timedelta(days=offset_days)
 
 
 # ---- activity types ----------------------------------------------------------------------------------------
@@ -360,23 +360,23 @@ def _post_outcome_activity_types(
     leads: pd.DataFrame, activities: pd.DataFrame, params: LeakageParams, offset_days: int
 ) -> list[LeakSuspect]:
     """Activity types that happen after the outcome (or for won leads only)."""
-    needed = {schema.ACTIVITY_LEAD_ID, schema.ACTIVITY_AT, schema.ACTIVITY_TYPE}
-    if not needed <= set(activities.columns) or activities[schema.ACTIVITY_AT].dtype.kind != "M":
+    needed = {canonical.ACTIVITY_LEAD_ID, canonical.ACTIVITY_AT, canonical.ACTIVITY_TYPE}
+    if not needed <= set(activities.columns) or activities[canonical.ACTIVITY_AT].dtype.kind != "M":
         return []
-    if leads[schema.CLOSED_AT].dtype.kind != "M" or leads[schema.CREATED_AT].dtype.kind != "M":
+    if leads[canonical.CLOSED_AT].dtype.kind != "M" or leads[canonical.CREATED_AT].dtype.kind != "M":
         return []
-    leads = leads.drop_duplicates(schema.LEAD_ID)  # duplicate ids are the gate's problem, not a crash here
+    leads = leads.drop_duplicates(canonical.LEAD_ID)  # duplicate ids are the gate's problem, not a crash here
     # Index arithmetic instead of a merge: 1M events against 50k leads in well under a second.
-    lead_index = pd.Index(leads[schema.LEAD_ID]).get_indexer(activities[schema.ACTIVITY_LEAD_ID])
+    lead_index = pd.Index(leads[canonical.LEAD_ID]).get_indexer(activities[canonical.ACTIVITY_LEAD_ID])
     known = lead_index >= 0
     if not known.any():
         return []
     lead_index = lead_index[known]
-    created = leads[schema.CREATED_AT].to_numpy()[lead_index]
-    closed = leads[schema.CLOSED_AT].to_numpy()[lead_index]
-    label = pd.to_numeric(leads[schema.LABEL], errors="coerce").to_numpy(dtype=float)
-    at = activities[schema.ACTIVITY_AT].to_numpy()[known]
-    codes, types = pd.factorize(activities[schema.ACTIVITY_TYPE].to_numpy()[known])
+    created = leads[canonical.CREATED_AT].to_numpy()[lead_index]
+    closed = leads[canonical.CLOSED_AT].to_numpy()[lead_index]
+    label = pd.to_numeric(leads[canonical.LABEL], errors="coerce").to_numpy(dtype=float)
+    at = activities[canonical.ACTIVITY_AT].to_numpy()[known]
+    codes, types = pd.factorize(activities[canonical.ACTIVITY_TYPE].to_numpy()[known])
     n_types = len(types)
     has_close = ~np.isnat(closed)
     after_close = has_close & (at >= closed)
@@ -446,7 +446,7 @@ def _normalised_allow(allow: Sequence[str]) -> set[str]:
 def _with_allow(suspect: LeakSuspect, allowed: set[str]) -> LeakSuspect:
     name = suspect.name
     forms = {_norm(name)}
-    for prefix in (schema.EXTRA_CATEGORICAL_PREFIX, schema.EXTRA_NUMERIC_PREFIX, ACTIVITY_PREFIX):
+    for prefix in (canonical.EXTRA_CATEGORICAL_PREFIX, canonical.EXTRA_NUMERIC_PREFIX, ACTIVITY_PREFIX):
         if name.startswith(prefix):
             forms.add(_norm(name[len(prefix) :]))
     if forms & allowed:

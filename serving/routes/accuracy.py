@@ -17,10 +17,16 @@ from fastapi import APIRouter, Depends, Query
 from leadscore.monitoring._common import to_jsonable
 from leadscore.monitoring.cbpe import CBPE, simulate_metric_band
 from leadscore.monitoring.metrics import decile_table, evaluate_scores
-from serving.deps import ServicesDep, require_api_key
-from serving.errors import ApiError, error_responses
-from serving.schemas import AccuracyResponse, EstimatedAccuracy, ModelVersion, RealizedAccuracy, Timestamp
-from serving.settings import ServingSettings
+from leadscore.serving.deps import ServicesDep, require_api_key
+from leadscore.serving.errors import ApiError, error_responses
+from leadscore.serving.schemas import (
+    AccuracyResponse,
+    EstimatedAccuracy,
+    ModelVersion,
+    RealizedAccuracy,
+    Timestamp,
+)
+from leadscore.serving.settings import ServingSettings
 
 router = APIRouter(prefix="/v1", tags=["monitoring"], dependencies=[Depends(require_api_key)])
 

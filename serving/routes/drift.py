@@ -15,11 +15,11 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 
 from leadscore.monitoring.drift import DEFAULT_EXCLUDE, DriftMonitor
-from serving.deps import ModelDep, Services, ServicesDep, require_api_key
-from serving.errors import error_responses
-from serving.model_holder import LoadedModel
-from serving.routes.accuracy import End, Start, check_window
-from serving.schemas import DriftResponse, ModelVersion
+from leadscore.serving.deps import ModelDep, Services, ServicesDep, require_api_key
+from leadscore.serving.errors import error_responses
+from leadscore.serving.model_holder import LoadedModel
+from leadscore.serving.routes.accuracy import End, Start, check_window
+from leadscore.serving.schemas import DriftResponse, ModelVersion
 
 logger = logging.getLogger(__name__)
 

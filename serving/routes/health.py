@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serving.deps import ServicesDep
-from serving.errors import ApiError, error_responses
-from serving.schemas import HealthResponse
+from leadscore.serving.deps import ServicesDep
+from leadscore.serving.errors import ApiError, error_responses
+from leadscore.serving.schemas import HealthResponse
 
 router = APIRouter(prefix="/health", tags=["health"])
 

@@ -6,9 +6,9 @@ import logging
 
 from fastapi import APIRouter, Depends
 
-from serving.deps import ApiKeyName, ModelDep, ServicesDep, require_api_key
-from serving.errors import ApiError, error_responses
-from serving.schemas import ModelInfo, ReloadResponse
+from leadscore.serving.deps import ApiKeyName, ModelDep, ServicesDep, require_api_key
+from leadscore.serving.errors import ApiError, error_responses
+from leadscore.serving.schemas import ModelInfo, ReloadResponse
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import logging
 
 from fastapi import APIRouter, Depends
 
-from serving.deps import ServicesDep, require_api_key
-from serving.errors import error_responses
-from serving.schemas import OutcomesRequest, OutcomesResponse
-from serving.store import OutcomeRecord
+from leadscore.serving.deps import ServicesDep, require_api_key
+from leadscore.serving.errors import error_responses
+from leadscore.serving.schemas import OutcomesRequest, OutcomesResponse
+from leadscore.serving.store import OutcomeRecord
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 Built on demand from the prediction log joined with the posted outcomes (each lead's latest score made before
 its close), with the serving bundle's band scheme for the MQL/SQL flags and its validation-period reference as
-the drift baseline. Report settings are the defaults of ``leadscore.params.ReportParams`` (the service does
-not read params.yaml). A 50k-lead quarter takes a few seconds, so the route runs in the thread pool.
+the drift baseline. Report settings are the defaults of ``leadscore.core.params.ReportParams`` (the service
+does not read params.yaml). A 50k-lead quarter takes a few seconds, so the route runs in the thread pool.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from leadscore.params import ReportParams
+from leadscore.core.params import ReportParams
 from leadscore.reporting.prediction_log import log_window, report_input
 from leadscore.reporting.quarterly import ReportInputError, build_quarterly_report, parse_quarter
 from leadscore.reporting.render import render_html, render_json
 from leadscore.reporting.segments import add_segments
-from serving.deps import ModelDep, ServicesDep, require_api_key
-from serving.errors import ApiError, error_responses
+from leadscore.serving.deps import ModelDep, ServicesDep, require_api_key
+from leadscore.serving.errors import ApiError, error_responses
 
 
 class ReportRecommendation(BaseModel):

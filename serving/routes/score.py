@@ -12,10 +12,10 @@ One lead costs ~0.2 ms of CPU, less than handing it to the thread pool and back 
 of the event loop through its self-pipe, and GIL hand-overs between busy threads), so ``/v1/score`` is
 ``async def`` and scores on the event loop; concurrency comes from worker processes (LEADSCORE_WORKERS), not
 threads. The single-lead requests a worker has in hand at the same moment are scored together
-(``serving.batcher``: most of a lead's scoring cost is fixed per call), each keeping its own result, error,
-request id and log row. A batch of up to LEADSCORE_MAX_BATCH_SIZE leads takes tens of
-milliseconds, so ``/v1/score/batch`` stays a plain ``def`` in the thread pool, where the GIL's switch interval
-lets the event loop keep answering single-lead calls meanwhile.
+(``leadscore.serving.batcher``: most of a lead's scoring cost is fixed per call), each keeping its own result,
+error, request id and log row. A batch of up to LEADSCORE_MAX_BATCH_SIZE leads takes tens of milliseconds, so
+``/v1/score/batch`` stays a plain ``def`` in the thread pool, where the GIL's switch interval lets the event
+loop keep answering single-lead calls meanwhile.
 
 The hot path builds no DataFrame and commits nothing: the log rows (with the raw feature values this very
 scoring call built) go to the background writer's queue, and the response is serialised once, straight to
@@ -36,21 +36,21 @@ from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
-from leadscore import schema
-from leadscore.errors import LeadscoreError
-from serving.batcher import LeadBatcher
-from serving.deps import ScoringContext, ScoringDep, Services, scoring_context_for
-from serving.errors import (
+from leadscore.core import canonical
+from leadscore.core.errors import LeadscoreError
+from leadscore.serving.batcher import LeadBatcher
+from leadscore.serving.deps import ScoringContext, ScoringDep, Services, scoring_context_for
+from leadscore.serving.errors import (
     ApiError,
     domain_error_response,
     error_responses,
     http_error_response,
     validation_error_response,
 )
-from serving.extras import extra_columns, resolve_extras
-from serving.model_holder import LoadedModel
-from serving.schemas import BatchScoreRequest, BatchScoreResponse, LeadIn, ScoreResponse
-from serving.store import PredictionRow
+from leadscore.serving.extras import extra_columns, resolve_extras
+from leadscore.serving.model_holder import LoadedModel
+from leadscore.serving.schemas import BatchScoreRequest, BatchScoreResponse, LeadIn, ScoreResponse
+from leadscore.serving.store import PredictionRow
 
 logger = logging.getLogger(__name__)
 
@@ -228,9 +228,9 @@ def score_leads(
         else:
             activities = [
                 {
-                    schema.ACTIVITY_LEAD_ID: leads[i].lead_id,
-                    schema.ACTIVITY_AT: a.occurred_at,
-                    schema.ACTIVITY_TYPE: a.activity_type,
+                    canonical.ACTIVITY_LEAD_ID: leads[i].lead_id,
+                    canonical.ACTIVITY_AT: a.occurred_at,
+                    canonical.ACTIVITY_TYPE: a.activity_type,
                 }
                 for i in group
                 for a in leads[i].activities or ()

@@ -1,7 +1,7 @@
 """Prediction log: SQLAlchemy tables, packaged alembic migrations, the store and its background writer."""
 
-from serving.store.store import OutcomeRecord, OutcomeUpsertResult, PredictionRow, PredictionStore
-from serving.store.writer import PredictionWriter
+from leadscore.serving.store.store import OutcomeRecord, OutcomeUpsertResult, PredictionRow, PredictionStore
+from leadscore.serving.store.writer import PredictionWriter
 
 __all__ = [
     "OutcomeRecord",

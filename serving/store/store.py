@@ -19,10 +19,10 @@ from pydantic_core import to_json
 from sqlalchemy import Connection, Engine, Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from leadscore.timestamps import utc_naive
-from serving.store.bulk import MultiRowInsert
-from serving.store.db import create_store_engine, run_migrations
-from serving.store.tables import feature_layouts, outcomes, predictions
+from leadscore.core.timestamps import utc_naive
+from leadscore.serving.store.bulk import MultiRowInsert
+from leadscore.serving.store.db import create_store_engine, run_migrations
+from leadscore.serving.store.tables import feature_layouts, outcomes, predictions
 
 logger = logging.getLogger(__name__)
 

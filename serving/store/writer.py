@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from serving.store.store import PredictionRow, PredictionStore
+from leadscore.serving.store.store import PredictionRow, PredictionStore
 
 logger = logging.getLogger(__name__)
 

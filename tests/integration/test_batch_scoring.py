@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from leadscore.cli import main as cli_main
+from leadscore.cli.main import main as cli_main
 from leadscore.crm.simulator import write_export
-from models.bundle import ScoringBundle
-from models.registry import log_and_register
+from leadscore.models.bundle import ScoringBundle
+from leadscore.models.registry import log_and_register
 from tests.registry_fixtures import (  # noqa: F401
     SIM_MAPPING,
     TinyWorld,
@@ -231,7 +231,9 @@ def test_unreadable_values_are_scored_as_missing_with_one_warning_per_column(
     argv = ["score", str(tmp_path / "leads.csv"), "-o", str(tmp_path / "scores.csv"), "--no-reasons"]
     argv += ["--model", str(tiny_world.bundles["good"]), "--activities", str(tmp_path / "activities.csv")]
     assert cli_main(argv) == 0
-    warnings = [line.split(" WARNING models.batch: ")[-1] for line in capsys.readouterr().err.splitlines()]
+    warnings = [
+        line.split(" WARNING leadscore.models.batch: ")[-1] for line in capsys.readouterr().err.splitlines()
+    ]
     assert "employees: 2 values could not be read and scored as missing (e.g. 'abc')" in warnings
     assert any(w.startswith("employees: 1 value outside [0, ] (e.g. -5.0)") for w in warnings), warnings
     assert (
@@ -270,7 +272,7 @@ def test_progress_bar_counts_the_scored_leads_on_stderr(
     tiny_world: TinyWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """On a terminal `leadscore score` shows a progress bar (stderr, so stdout stays clean for pipes)."""
-    from models.batch import score_in_chunks
+    from leadscore.models.batch import score_in_chunks
 
     bundle = ScoringBundle.load(tiny_world.bundles["good"])
     leads = tiny_world.leads.head(300)

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from leadscore.core.params import Params
 from leadscore.crm.sources import read_export
-from leadscore.params import Params
-from pipelines import pull, validate
+from leadscore.pipelines import pull, validate
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""The README's main job (`python -m pipelines.demo`) end to end on a small simulated CRM, in a project copy.
+"""The README's main job (`make run`: the demo) end to end on a small simulated CRM, in a project copy.
 
 Real `dvc repro`, real MLflow registry, real uvicorn on 127.0.0.1: the demo must end with exit 0, a summary
 naming the champion, realized accuracy read back from the service, and the quarterly report's paths; a broken
@@ -37,7 +37,7 @@ def _copy_project(root: Path, **overrides: object) -> None:
 
 
 def _demo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "pipelines.demo", "--sample", "120", *args]
+    argv = [sys.executable, "-m", "leadscore.pipelines.demo", "--sample", "120", *args]
     return run_in_project(root, argv, PYTHONPATH=str(root))
 
 

@@ -68,8 +68,8 @@ def test_no_pii_reaches_mlflow_or_the_model_artifacts(project: Path) -> None:
     the bundle and the reference frame are scanned byte-wise for the PII column names and the PII values'
     shapes (``contact<i>@example.com``, ``+1-555-...``).
     """
+    from leadscore.core.params import load_params
     from leadscore.crm.sources import read_export
-    from leadscore.params import load_params
 
     params = load_params(str(project / "params.yaml"))
     raw, _ = read_export(params.source, params.simulate, params.base.seed, params.base.as_of_offset_days)

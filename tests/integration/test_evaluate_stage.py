@@ -1,4 +1,5 @@
-"""The evaluate stage's main() on a small simulated project in tmp_path, with a bundle from models.fit."""
+"""The evaluate stage's main() on a small simulated project in tmp_path, with a bundle from
+leadscore.models.fit."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from leadscore.errors import ModelQualityError
+from leadscore.core.errors import ModelQualityError
+from leadscore.core.params import EvaluateParams
+from leadscore.models.bundle import ScoringBundle
 from leadscore.monitoring.metrics import roc_auc
-from leadscore.params import EvaluateParams
-from models.bundle import ScoringBundle
-from pipelines.evaluate import band_table, main, quality_gate
+from leadscore.pipelines.evaluate import band_table, main, quality_gate
 from tests.registry_fixtures import TinyWorld, tiny_world_fixture  # noqa: F401
 
 

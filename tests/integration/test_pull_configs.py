@@ -17,10 +17,10 @@ import yaml
 
 from benchmarks.pipeline import copy_project
 from benchmarks.quality import DATASETS as DOCUMENTED
-from leadscore import schema
+from leadscore.core import canonical
+from leadscore.core.params import load_params
 from leadscore.crm.mapping import map_leads
 from leadscore.crm.sources import read_export
-from leadscore.params import load_params
 
 REPO = Path(__file__).resolve().parents[2]
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -55,10 +55,10 @@ def test_config_maps_its_export_to_labels_with_the_documented_base_rate(
     leads = mapped.leads
     rows, base_rate, leaky = EXPECTED[name]
     assert len(leads) == rows
-    assert leads[schema.LABEL].mean() == pytest.approx(base_rate, abs=0.001)
-    assert set(leads[schema.OUTCOME]) <= {schema.OUTCOME_WON, schema.OUTCOME_LOST}
-    assert leads[schema.LEAD_ID].is_unique
-    assert leads[schema.CREATED_AT].notna().all()
+    assert leads[canonical.LABEL].mean() == pytest.approx(base_rate, abs=0.001)
+    assert set(leads[canonical.OUTCOME]) <= {canonical.OUTCOME_WON, canonical.OUTCOME_LOST}
+    assert leads[canonical.LEAD_ID].is_unique
+    assert leads[canonical.CREATED_AT].notna().all()
     assert mapped.report.parse_failures == {}
     assert set(leaky) <= set(leads.columns)  # mapped on purpose: the leakage detector must exclude them
     assert len(raw_activities) == 0
@@ -73,13 +73,13 @@ def test_pull_stage_runs_on_a_real_export_without_activities(
 ) -> None:
     import pandas as pd
 
-    from pipelines.pull import pull
+    from leadscore.pipelines.pull import pull
 
     monkeypatch.chdir(REPO)
     summary = pull(load_params(REPO / "configs" / "olist.yaml"), out_dir=tmp_path)
     assert summary["label_counts"] == {"0": 7158, "1": 842}
     assert len(pd.read_parquet(tmp_path / "activities.parquet")) == 0
-    assert pd.read_parquet(tmp_path / "leads.parquet")[schema.CREATED_AT].dtype.kind == "M"
+    assert pd.read_parquet(tmp_path / "leads.parquet")[canonical.CREATED_AT].dtype.kind == "M"
 
 
 def _leaves(tree: Any, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:

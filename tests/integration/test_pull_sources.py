@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadscore import schema
-from leadscore.cli import main as leadscore_main
+from leadscore.cli.main import main as leadscore_main
+from leadscore.core import canonical
+from leadscore.core.errors import SourceError
+from leadscore.core.params import ActivityMapping, Params, SimulateParams, SourceParams, parse_params
 from leadscore.crm.mapping import map_activities, map_leads
 from leadscore.crm.simulator import simulate_crm, write_export
 from leadscore.crm.sources import read_export, read_sql, read_table_file
-from leadscore.errors import SourceError
-from leadscore.params import ActivityMapping, Params, SimulateParams, SourceParams, parse_params
 
 N_LEADS = 1500
 SEED = 11
@@ -28,8 +28,8 @@ def simulator_source() -> SourceParams:
                 {
                     "source": {
                         "mapping": {
-                            "firmographic": {r: r for r in schema.FIRMOGRAPHIC_ROLES},
-                            "bant": {r: r for r in schema.BANT_ROLES},
+                            "firmographic": {r: r for r in canonical.FIRMOGRAPHIC_ROLES},
+                            "bant": {r: r for r in canonical.BANT_ROLES},
                             "lead_source": "lead_source",
                             "first_contact_at": "first_contact_at",
                             "true_p": "true_p",
@@ -41,7 +41,7 @@ def simulator_source() -> SourceParams:
     )
 
 
-def canonical(source: SourceParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+def canonical_frames(source: SourceParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     raw_leads, raw_activities = read_export(source, SimulateParams(n_leads=N_LEADS), SEED, 14)
     leads = map_leads(raw_leads, source.mapping, source.label).leads
     activities, _ = map_activities(raw_activities, source.mapping.activities or ActivityMapping())
@@ -50,7 +50,7 @@ def canonical(source: SourceParams) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def expected() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return canonical(simulator_source())
+    return canonical_frames(simulator_source())
 
 
 def with_source(kind: str, **section: object) -> SourceParams:
@@ -90,7 +90,7 @@ def test_files_source_round_trips_a_simulated_export(
         update={"activities": ActivityMapping(path=str(tmp_path / f"activities.{file_format}"))}
     )
     source = with_source("files", files={"leads": str(tmp_path / f"leads.{file_format}")}, mapping=mapping)
-    assert_same(canonical(source), expected)
+    assert_same(canonical_frames(source), expected)
 
 
 def test_sql_source_round_trips_a_simulated_export_through_sqlite(
@@ -105,9 +105,9 @@ def test_sql_source_round_trips_a_simulated_export_through_sqlite(
         update={"activities": ActivityMapping(table="activities")}
     )
     by_table = with_source("sql", sql={"url": url, "leads_table": "leads"}, mapping=mapping)
-    assert_same(canonical(by_table), expected)
+    assert_same(canonical_frames(by_table), expected)
     by_query = with_source("sql", sql={"url": url, "leads_query": "SELECT * FROM leads"}, mapping=mapping)
-    assert_same(canonical(by_query), expected)
+    assert_same(canonical_frames(by_query), expected)
 
 
 def test_csv_separator_is_configurable(tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_sql_source_reads_postgresql_through_the_same_code(
             update={"activities": ActivityMapping(table=activities_table)}
         )
         source = with_source("sql", sql={"url": url, "leads_table": leads_table}, mapping=mapping)
-        assert_same(canonical(source), expected)
+        assert_same(canonical_frames(source), expected)
     finally:
         engine = create_engine(url)
         with engine.begin() as connection:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from leadscore import schema
-from pipelines import pull
+from leadscore.core import canonical
+from leadscore.pipelines import pull
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,14 +34,14 @@ def test_pull_writes_canonical_leads_activities_and_summary(
     summary = json.loads(Path("data/interim/pull_summary.json").read_text())
     assert summary["leads"]["rows_out"] == len(leads) > 1500
     assert summary["leads"]["dropped_immature"] > 0
-    assert set(leads[schema.OUTCOME]) <= {schema.OUTCOME_WON, schema.OUTCOME_LOST}
-    assert set(leads[schema.LABEL]) == {0, 1}
+    assert set(leads[canonical.OUTCOME]) <= {canonical.OUTCOME_WON, canonical.OUTCOME_LOST}
+    assert set(leads[canonical.LABEL]) == {0, 1}
     assert 0.10 < summary["base_rate"] < 0.25
-    assert not set(schema.PII_COLUMNS) & set(leads.columns)
+    assert not set(canonical.PII_COLUMNS) & set(leads.columns)
     # Only the leads that survive the label policy keep their activities.
-    assert set(activities[schema.ACTIVITY_LEAD_ID]) <= set(leads[schema.LEAD_ID])
-    assert activities[schema.ACTIVITY_AT].dtype.kind == "M"
-    youngest = leads[schema.CREATED_AT].max()
+    assert set(activities[canonical.ACTIVITY_LEAD_ID]) <= set(leads[canonical.LEAD_ID])
+    assert activities[canonical.ACTIVITY_AT].dtype.kind == "M"
+    youngest = leads[canonical.CREATED_AT].max()
     assert youngest < pd.Timestamp("2023-01-01") + pd.Timedelta(days=730 - 90)
     # A simulated CRM has its own clock: its export time is the pull time (maturity reference, gate bound).
     assert (
@@ -50,8 +50,8 @@ def test_pull_writes_canonical_leads_activities_and_summary(
 
 
 def test_files_export_is_judged_at_the_pull_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadscore.core.params import load_params
     from leadscore.crm.simulator import simulate_crm, write_export
-    from leadscore.params import load_params
 
     write_params(tmp_path, kind="files", files={"leads": "export/leads.csv"})
     monkeypatch.chdir(tmp_path)

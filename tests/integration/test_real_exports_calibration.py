@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from benchmarks.quality import DATASETS, ProductRun, load_dataset_params, run_product
-from features.dataset import SPLIT_COLUMN
-from features.split import TEST
-from leadscore import schema
+from leadscore.core import canonical
+from leadscore.features.dataset import SPLIT_COLUMN
+from leadscore.features.split import TEST
 from leadscore.monitoring.calibration import expected_calibration_error
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def _run(
     if prior is not None:
         params = params.model_copy(update={"calibrate": params.calibrate.model_copy(update={"prior": prior})})
     run = run_product(params, tmp_path / (prior or "default"))
-    y = run.frame.loc[run.frame[SPLIT_COLUMN] == TEST, schema.LABEL].to_numpy(dtype=np.float64)
+    y = run.frame.loc[run.frame[SPLIT_COLUMN] == TEST, canonical.LABEL].to_numpy(dtype=np.float64)
     return run, expected_calibration_error(y, run.p_test, 10, "quantile")
 
 

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from leadscore.cli import main as cli_main
-from leadscore.errors import RegistryError
-from leadscore.params import RegistryParams
-from models.bundle import ScoringBundle
-from models.mlflow_model import load_bundle, using_store
-from models.registry import (
+from leadscore.cli.main import main as cli_main
+from leadscore.core.errors import RegistryError
+from leadscore.core.params import RegistryParams
+from leadscore.models.bundle import ScoringBundle
+from leadscore.models.mlflow_model import load_bundle, using_store
+from leadscore.models.registry import (
     CHALLENGER,
     CHAMPION,
     PREVIOUS_CHAMPION,

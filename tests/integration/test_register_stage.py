@@ -1,4 +1,4 @@
-"""``python -m pipelines.register``: quiet, writes reports/registry.json, store under the repo root."""
+"""The register stage module: quiet, writes reports/registry.json, store under the repo root."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from leadscore.errors import SourceError
-from leadscore.params import Params
-from pipelines.register import RegisterPaths, register
+from leadscore.core.errors import SourceError
+from leadscore.core.params import Params
+from leadscore.pipelines.register import RegisterPaths, register
 from tests.registry_fixtures import TinyWorld, tiny_world_fixture  # noqa: F401
 
 
@@ -52,7 +52,7 @@ def test_register_stage_is_quiet_and_records_the_champion(tiny_world: TinyWorld,
     paths = _stage_inputs(tiny_world, tmp_path, "mid")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"registry": {"model_name": "lead_scorer"}}))
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.register"],
+        [sys.executable, "-m", "leadscore.pipelines.register"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

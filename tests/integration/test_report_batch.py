@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadscore.cli import main as cli_main
+from leadscore.cli.main import main as cli_main
+from leadscore.core.params import ReportParams
 from leadscore.crm.simulator import write_export
 from leadscore.monitoring.metrics import roc_auc
-from leadscore.params import ReportParams
 from tests.registry_fixtures import TinyWorld, tiny_world_fixture  # noqa: F401 - fixtures
 
 

@@ -18,7 +18,7 @@ import pytest
 from matplotlib.image import imread
 
 from benchmarks.report import AS_OF, synthetic_scored
-from leadscore.params import ReportParams
+from leadscore.core.params import ReportParams
 from leadscore.reporting.quarterly import build_quarterly_report
 from leadscore.reporting.render import write_report
 

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.cli import main as cli_main
+from leadscore.cli.main import main as cli_main
 from leadscore.monitoring.metrics import roc_auc
-from serving.app import create_app
-from serving.routes.report import QuarterlyReportDocument
-from serving.store import OutcomeRecord, PredictionRow, PredictionStore
+from leadscore.serving.app import create_app
+from leadscore.serving.routes.report import QuarterlyReportDocument
+from leadscore.serving.store import OutcomeRecord, PredictionRow, PredictionStore
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     API_KEY,
     running_server,

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from leadscore.cli import main as cli_main
-from models.bundle import ScoringBundle
-from pipelines.report import main, pick_quarter
+from leadscore.cli.main import main as cli_main
+from leadscore.models.bundle import ScoringBundle
+from leadscore.pipelines.report import main, pick_quarter
 from tests.registry_fixtures import TinyWorld, tiny_world_fixture  # noqa: F401
 
 

@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import create_engine, text
 
-from models.bundle import ScoringBundle
-from serving.app import create_app
+from leadscore.models.bundle import ScoringBundle
+from leadscore.serving.app import create_app
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     API_KEY,
     OTHER_KEY,
@@ -107,7 +107,7 @@ def test_api_scores_equal_the_batch_command_on_the_same_leads(
     tiny_bundle: ScoringBundle,
     live_leads: LiveLeads,
 ) -> None:
-    from models.batch import score_in_chunks
+    from leadscore.models.batch import score_in_chunks
 
     leads = live_leads.leads.iloc[:40]
     activities = live_leads.activities[live_leads.activities["lead_id"].isin(leads["lead_id"])]
@@ -412,7 +412,7 @@ def test_drift_defaults_to_the_serving_models_own_scores(
 ) -> None:
     from datetime import datetime
 
-    from serving.store import PredictionRow
+    from leadscore.serving.store import PredictionRow
 
     payloads = lead_payloads(live_leads.leads.iloc[:30], live_leads.activities)
     scored = client.post("/v1/score/batch", json={"leads": payloads}, headers=AUTH)

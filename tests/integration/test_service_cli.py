@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from serving.auth import create_key
+from leadscore.serving.auth import create_key
 from tests.serving_fixtures import LiveLeads, lead_payloads, live_leads_fixture, tiny_bundle_dir_fixture  # noqa: F401
 
 LEADSCORE = Path(sys.executable).parent / "leadscore"

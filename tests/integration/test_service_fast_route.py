@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from serving.app import create_app
+from leadscore.serving.app import create_app
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     API_KEY,
     LiveLeads,

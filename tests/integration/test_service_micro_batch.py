@@ -17,12 +17,12 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from models.bundle import OUTPUT_COLUMNS
-from serving.app import create_app
-from serving.deps import scoring_context_for
-from serving.routes.score import score_leads
-from serving.schemas import LeadIn
-from serving.store.tables import predictions
+from leadscore.models.bundle import OUTPUT_COLUMNS
+from leadscore.serving.app import create_app
+from leadscore.serving.deps import scoring_context_for
+from leadscore.serving.routes.score import score_leads
+from leadscore.serving.schemas import LeadIn
+from leadscore.serving.store.tables import predictions
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     API_KEY,
     OTHER_KEY,

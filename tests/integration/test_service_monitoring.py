@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from leadscore.models.bundle import ScoringBundle
 from leadscore.monitoring.cbpe import expected_auc
 from leadscore.monitoring.drift import DEFAULT_EXCLUDE, DriftMonitor
 from leadscore.monitoring.metrics import brier_score, decile_table, roc_auc
-from models.bundle import ScoringBundle
-from serving.app import create_app
+from leadscore.serving.app import create_app
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     API_KEY,
     LiveLeads,

@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from leadscore.params import RegistryParams
-from models.bundle import ScoringBundle
-from models.registry import log_and_register, promote
-from serving.app import create_app
+from leadscore.core.params import RegistryParams
+from leadscore.models.bundle import ScoringBundle
+from leadscore.models.registry import log_and_register, promote
+from leadscore.serving.app import create_app
 from tests.registry_fixtures import fresh_store, mlflow_template_fixture  # noqa: F401 - fixtures
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     API_KEY,

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features.dataset import FeatureDataset, featurize
-from features.transform import FeatureTransformer
-from models.train import Periods, train_model
+from leadscore.features.dataset import FeatureDataset, featurize
+from leadscore.features.transform import FeatureTransformer
+from leadscore.models.train import Periods, train_model
 from tests.model_fixtures import FAST_TRAIN, OFFSET_DAYS, PARAMS, SEED, canonical_crm
 
 FAR_FUTURE = pd.Timestamp("2100-01-01")

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.schema import FeatureSpec
-from leadscore.params import Params
-from models.bundle import ScoringBundle
-from pipelines.featurize import run_featurize
-from pipelines.train import run_train
+from leadscore.core.params import Params
+from leadscore.features.spec import FeatureSpec
+from leadscore.models.bundle import ScoringBundle
+from leadscore.pipelines.featurize import run_featurize
+from leadscore.pipelines.train import run_train
 from tests.model_fixtures import canonical_crm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +82,7 @@ def test_train_stage_without_inputs_fails_with_one_readable_line(tmp_path: Path)
         [
             sys.executable,
             "-m",
-            "pipelines.train",
+            "leadscore.pipelines.train",
             "--inputs",
             str(tmp_path / "nothing"),
             "--out",

@@ -1,4 +1,4 @@
-"""`python -m pipelines.validate` main() on tmp_path: corrupt exports stop the stage with one line."""
+"""The validate stage's main() on tmp_path: corrupt exports stop the stage with one line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import validate as stage
+from leadscore.pipelines import validate as stage
 from tests.validation_fixtures import make_activities, make_leads, pull_summary, write_stage_inputs
 
 LEADS = make_leads(300, seed=2)
@@ -178,7 +178,7 @@ def test_leaky_column_is_excluded_by_default_and_featurize_drops_it(
 ) -> None:
     """Default ``validate.leakage.action: exclude``: the stage passes, records the suspect with its evidence,
     and the featurize stage leaves it out of the feature frame and the spec (so the model never sees it)."""
-    from pipelines import featurize
+    from leadscore.pipelines import featurize
 
     leaky = LEADS.assign(xnum_close_value=np.where(LEADS["label"] == 1, 2500.0, 0.0))
     write_stage_inputs(tmp_path, leaky, ACTIVITIES)

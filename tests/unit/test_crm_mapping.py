@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore import schema
+from leadscore.core import canonical
+from leadscore.core.errors import SourceError
+from leadscore.core.params import ActivityMapping, JoinSpec, LabelPolicy, Mapping
 from leadscore.crm.mapping import (
     OUTCOME_UNKNOWN,
     SYNTHETIC_EPOCH,
@@ -15,8 +17,6 @@ from leadscore.crm.mapping import (
     map_leads,
     sanitise_name,
 )
-from leadscore.errors import SourceError
-from leadscore.params import ActivityMapping, JoinSpec, LabelPolicy, Mapping
 
 OLD = "2024-01-01"
 
@@ -62,14 +62,18 @@ POLICY = LabelPolicy(
 
 def test_mapped_columns_are_renamed_to_canonical_roles_and_extras_prefixed() -> None:
     leads = map_leads(export_frame(), export_mapping(), POLICY).leads
-    assert {schema.LEAD_ID, schema.CREATED_AT, schema.CLOSED_AT, schema.INDUSTRY, schema.EMPLOYEES} <= set(
-        leads
-    )
+    assert {
+        canonical.LEAD_ID,
+        canonical.CREATED_AT,
+        canonical.CLOSED_AT,
+        canonical.INDUSTRY,
+        canonical.EMPLOYEES,
+    } <= set(leads)
     assert {"xcat_lead_origin", "xnum_time_on_site"} <= set(leads)
     assert not {"Sector", "Lead Origin"} & set(leads.columns)
-    assert leads[schema.LEAD_ID].tolist()[:2] == ["101", "102"]
-    assert leads[schema.CREATED_AT].dtype.kind == "M"
-    assert leads[schema.EMPLOYEES].dtype == float
+    assert leads[canonical.LEAD_ID].tolist()[:2] == ["101", "102"]
+    assert leads[canonical.CREATED_AT].dtype.kind == "M"
+    assert leads[canonical.EMPLOYEES].dtype == float
     assert leads["xnum_time_on_site"].dtype == float
 
 
@@ -77,7 +81,7 @@ def test_pii_columns_never_reach_the_canonical_frame() -> None:
     leads = map_leads(export_frame(), export_mapping(), POLICY).leads
     text = [str(v) for v in leads.to_numpy().ravel()]
     assert not any("Example" in v or "@x.io" in v for v in text)
-    assert not set(schema.PII_COLUMNS) & set(leads.columns)
+    assert not set(canonical.PII_COLUMNS) & set(leads.columns)
 
 
 def test_pii_column_mapped_as_extra_is_refused() -> None:
@@ -86,29 +90,29 @@ def test_pii_column_mapped_as_extra_is_refused() -> None:
 
 
 def test_missing_value_tokens_become_missing() -> None:
-    leads = map_leads(export_frame(), export_mapping(), POLICY).leads.set_index(schema.LEAD_ID)
-    assert pd.isna(leads.loc["102", schema.INDUSTRY])
+    leads = map_leads(export_frame(), export_mapping(), POLICY).leads.set_index(canonical.LEAD_ID)
+    assert pd.isna(leads.loc["102", canonical.INDUSTRY])
     assert pd.isna(leads.loc["103", "xcat_lead_origin"])
-    assert leads.loc["101", schema.INDUSTRY] == "Software"
+    assert leads.loc["101", canonical.INDUSTRY] == "Software"
 
 
 def test_unparseable_numbers_and_timestamps_are_counted_not_fatal() -> None:
     raw = export_frame()
     raw.loc[2, "Created"] = "not a date"
     mapped = map_leads(raw, export_mapping(), POLICY)
-    assert mapped.report.parse_failures == {schema.CREATED_AT: 1, schema.EMPLOYEES: 1}
-    assert mapped.report.parse_examples[schema.EMPLOYEES] == "n/a"
-    assert mapped.report.parse_examples[schema.CREATED_AT] == "not a date"
+    assert mapped.report.parse_failures == {canonical.CREATED_AT: 1, canonical.EMPLOYEES: 1}
+    assert mapped.report.parse_examples[canonical.EMPLOYEES] == "n/a"
+    assert mapped.report.parse_examples[canonical.CREATED_AT] == "not a date"
 
 
 def test_status_maps_to_outcome_and_label_with_maturity_window() -> None:
     mapped = map_leads(export_frame(), export_mapping(), POLICY)
-    leads = mapped.leads.set_index(schema.LEAD_ID)
+    leads = mapped.leads.set_index(canonical.LEAD_ID)
     # 104 and 105 were created within 30 days of the newest lead: immature, left out whatever their status.
     assert sorted(leads.index) == ["101", "102", "103"]
-    assert leads[schema.OUTCOME].to_dict() == {"101": "won", "102": "open", "103": "lost"}
-    assert leads[schema.LABEL].to_dict() == {"101": 1, "102": 0, "103": 0}  # old open -> lost
-    assert leads[schema.LABEL].dtype == np.int64
+    assert leads[canonical.OUTCOME].to_dict() == {"101": "won", "102": "open", "103": "lost"}
+    assert leads[canonical.LABEL].to_dict() == {"101": 1, "102": 0, "103": 0}  # old open -> lost
+    assert leads[canonical.LABEL].dtype == np.int64
     assert mapped.report.dropped_immature == 2
     assert mapped.report.old_open_as_lost == 1
 
@@ -116,16 +120,16 @@ def test_status_maps_to_outcome_and_label_with_maturity_window() -> None:
 def test_drop_open_policy_keeps_young_closed_leads_and_old_open_can_be_dropped() -> None:
     policy = POLICY.model_copy(update={"immature": "drop_open", "old_open": "drop"})
     leads = map_leads(export_frame(), export_mapping(), policy).leads
-    assert sorted(leads[schema.LEAD_ID]) == ["101", "103", "105"]
+    assert sorted(leads[canonical.LEAD_ID]) == ["101", "103", "105"]
 
 
 def test_unknown_status_is_kept_with_outcome_unknown_for_validation_to_reject() -> None:
     raw = export_frame()
     raw.loc[0, "Stage"] = "Qualified?"
     mapped = map_leads(raw, export_mapping(), POLICY)
-    leads = mapped.leads.set_index(schema.LEAD_ID)
-    assert leads.loc["101", schema.OUTCOME] == OUTCOME_UNKNOWN
-    assert pd.isna(leads.loc["101", schema.LABEL])
+    leads = mapped.leads.set_index(canonical.LEAD_ID)
+    assert leads.loc["101", canonical.OUTCOME] == OUTCOME_UNKNOWN
+    assert pd.isna(leads.loc["101", canonical.LABEL])
     assert mapped.report.unknown_status_values == {"Qualified?": 1}
 
 
@@ -133,7 +137,7 @@ def test_numeric_status_values_match_config_strings() -> None:
     raw = export_frame().assign(Stage=[1.0, 0.0, 0.0, 1.0, 1.0])
     policy = LabelPolicy(won_values=["1"], lost_values=["0"], open_values=[], maturity_days=0)
     leads = map_leads(raw, export_mapping(), policy).leads
-    assert leads[schema.LABEL].tolist() == [1, 0, 0, 1, 1]
+    assert leads[canonical.LABEL].tolist() == [1, 0, 0, 1, 1]
 
 
 def test_missing_mapped_column_error_names_column_role_and_alternatives() -> None:
@@ -149,7 +153,7 @@ def test_unlabeled_export_maps_without_status_or_closed_at() -> None:
     raw = export_frame().drop(columns=["Stage", "Closed"])
     leads = map_leads(raw, export_mapping(), POLICY, require_outcome=False).leads
     assert len(leads) == 5
-    assert not {schema.LABEL, schema.OUTCOME} & set(leads.columns)
+    assert not {canonical.LABEL, canonical.OUTCOME} & set(leads.columns)
     with pytest.raises(SourceError, match="role status"):
         map_leads(raw, export_mapping(), POLICY)
 
@@ -157,13 +161,13 @@ def test_unlabeled_export_maps_without_status_or_closed_at() -> None:
 def test_unlabeled_mode_never_drops_leads_even_when_status_is_present() -> None:
     leads = map_leads(export_frame(), export_mapping(), POLICY, require_outcome=False).leads
     assert len(leads) == 5
-    assert schema.LABEL not in leads.columns
+    assert canonical.LABEL not in leads.columns
 
 
 def test_non_strict_mapping_fills_absent_feature_columns_with_missing() -> None:
     raw = export_frame().drop(columns=["Stage", "Closed", "Sector", "Time On Site"])
     leads = map_leads(raw, export_mapping(), POLICY, require_outcome=False, strict_columns=False).leads
-    assert leads[schema.INDUSTRY].isna().all()
+    assert leads[canonical.INDUSTRY].isna().all()
     assert leads["xnum_time_on_site"].isna().all()
 
 
@@ -173,15 +177,15 @@ def test_order_by_synthesises_monotonic_created_at_and_skips_maturity() -> None:
     mapped = map_leads(raw, mapping, POLICY)
     leads = mapped.leads
     assert mapped.report.synthetic_created_at
-    assert leads[schema.LEAD_ID].tolist() == [
+    assert leads[canonical.LEAD_ID].tolist() == [
         "101",
         "102",
         "103",
         "104",
         "105",
     ]  # descending number: 101 oldest
-    assert leads[schema.CREATED_AT].iloc[0] == SYNTHETIC_EPOCH
-    assert leads[schema.CREATED_AT].is_monotonic_increasing
+    assert leads[canonical.CREATED_AT].iloc[0] == SYNTHETIC_EPOCH
+    assert leads[canonical.CREATED_AT].is_monotonic_increasing
     assert mapped.report.dropped_immature == 0
 
 
@@ -213,8 +217,12 @@ def test_activities_are_mapped_and_unreadable_rows_dropped_and_counted() -> None
     )
     mapping = ActivityMapping(lead_id="who", occurred_at="when", activity_type="what")
     activities, report = map_activities(raw, mapping)
-    assert list(activities.columns) == [schema.ACTIVITY_LEAD_ID, schema.ACTIVITY_AT, schema.ACTIVITY_TYPE]
-    assert activities[schema.ACTIVITY_LEAD_ID].tolist() == ["1", "2"]
+    assert list(activities.columns) == [
+        canonical.ACTIVITY_LEAD_ID,
+        canonical.ACTIVITY_AT,
+        canonical.ACTIVITY_TYPE,
+    ]
+    assert activities[canonical.ACTIVITY_LEAD_ID].tolist() == ["1", "2"]
     assert report["dropped_unreadable"] == 1
     with pytest.raises(SourceError, match="mapped column 'when' \\(activity role occurred_at\\)"):
         map_activities(raw.drop(columns=["when"]), mapping)
@@ -224,7 +232,7 @@ def test_timezone_aware_timestamps_become_naive_utc() -> None:
     raw = export_frame()
     raw["Created"] = ["2024-01-01T10:00:00+02:00"] * 5
     leads = map_leads(raw, export_mapping(), POLICY.model_copy(update={"maturity_days": 0})).leads
-    assert leads[schema.CREATED_AT].iloc[0] == pd.Timestamp("2024-01-01 08:00:00")
+    assert leads[canonical.CREATED_AT].iloc[0] == pd.Timestamp("2024-01-01 08:00:00")
 
 
 @pytest.mark.parametrize("placeholder", ["9999-01-01", "0001-01-01"])
@@ -236,17 +244,17 @@ def test_out_of_range_activity_dates_are_unreadable_not_wrapped(placeholder: str
         raw = pd.DataFrame({"who": [1, 1], "when": column, "what": ["a", "b"]})
         mapping = ActivityMapping(lead_id="who", occurred_at="when", activity_type="what")
         activities, report = map_activities(raw, mapping)
-        assert activities[schema.ACTIVITY_TYPE].tolist() == ["a"]
-        assert report["parse_failures"] == {schema.ACTIVITY_AT: 1}
-        assert report["parse_examples"][schema.ACTIVITY_AT].startswith(placeholder)
+        assert activities[canonical.ACTIVITY_TYPE].tolist() == ["a"]
+        assert report["parse_failures"] == {canonical.ACTIVITY_AT: 1}
+        assert report["parse_examples"][canonical.ACTIVITY_AT].startswith(placeholder)
 
 
 def test_parse_failures_record_the_export_row_of_their_example() -> None:
     raw = export_frame()
     raw.loc[3, "Created"] = "notadate"
     mapped = map_leads(raw, export_mapping(), POLICY, require_outcome=False)
-    assert mapped.report.parse_failures[schema.CREATED_AT] == 1
-    assert mapped.report.parse_example_rows[schema.CREATED_AT] == 3
+    assert mapped.report.parse_failures[canonical.CREATED_AT] == 1
+    assert mapped.report.parse_example_rows[canonical.CREATED_AT] == 3
     assert mapped.report.parse_example_rows["employees"] == 1  # "n/a"
 
 
@@ -255,9 +263,11 @@ def test_maturity_is_judged_against_the_pull_time_not_the_newest_created_at() ->
     raw = export_frame()
     raw.loc[4, "Created"] = "2262-01-01"
     pulled_at = pd.Timestamp("2024-07-05")
-    leads = map_leads(raw, export_mapping(), POLICY, reference_time=pulled_at).leads.set_index(schema.LEAD_ID)
+    leads = map_leads(raw, export_mapping(), POLICY, reference_time=pulled_at).leads.set_index(
+        canonical.LEAD_ID
+    )
     assert "104" not in leads.index  # open and 10 days old at the pull: immature, left out
-    assert leads.loc["102", schema.LABEL] == 0  # open and half a year old: lost
+    assert leads.loc["102", canonical.LABEL] == 0  # open and half a year old: lost
     explicit = POLICY.model_copy(update={"reference_time": "2024-01-10"})  # configured: wins over the pull
-    young = map_leads(raw, export_mapping(), explicit, reference_time=pulled_at).leads[schema.LEAD_ID]
+    young = map_leads(raw, export_mapping(), explicit, reference_time=pulled_at).leads[canonical.LEAD_ID]
     assert "102" not in set(young)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from features.bant import (
+from leadscore.features.bant import (
     C_LEVEL,
     DIRECTOR,
     IC,

@@ -4,14 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import build_features, leads_from_frame, leads_from_records
-from features.columns import NAT, to_category, to_nanoseconds
-from features.schema import infer_spec
-from leadscore import schema
-from leadscore.errors import SchemaError
+from leadscore.core import canonical
+from leadscore.core.errors import SchemaError
+from leadscore.features.build import build_features, leads_from_frame, leads_from_records
+from leadscore.features.columns import NAT, to_category, to_nanoseconds
+from leadscore.features.spec import infer_spec
 
 SPEC = infer_spec(
-    ["lead_id", "created_at", *schema.ROLE_COLUMNS, "xcat_plan", "xnum_visits"], activity_types=[]
+    ["lead_id", "created_at", *canonical.ROLE_COLUMNS, "xcat_plan", "xnum_visits"], activity_types=[]
 )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.build import build_features, leads_from_frame
-from features.dataset import featurize
-from features.intent import activity_columns
-from features.schema import FeatureSpec
+from leadscore.features.build import build_features, leads_from_frame
+from leadscore.features.dataset import featurize
+from leadscore.features.intent import activity_columns
+from leadscore.features.spec import FeatureSpec
 from tests.model_fixtures import OFFSET_DAYS, PARAMS, canonical_crm
 
 

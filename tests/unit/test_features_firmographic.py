@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.columns import NAT
-from features.firmographic import (
+from leadscore.features.columns import NAT
+from leadscore.features.firmographic import (
     REVENUE_LABELS,
     SIZE_LABELS,
     company_age,

@@ -2,15 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import build_features, leads_from_frame, leads_from_records
-from features.intent import (
+from leadscore.core.errors import SchemaError
+from leadscore.features.build import build_features, leads_from_frame, leads_from_records
+from leadscore.features.intent import (
     activity_columns,
     activity_type_vocabulary,
     sanitize_activity_type,
     types_before_as_of,
 )
-from features.schema import infer_spec
-from leadscore.errors import SchemaError
+from leadscore.features.spec import infer_spec
 
 CREATED = pd.Timestamp("2024-03-01 12:00:00")
 AS_OF = CREATED + pd.Timedelta(days=14)

@@ -1,13 +1,13 @@
 import pytest
 
-from features.schema import FeatureSpec, infer_spec
-from leadscore import schema
-from leadscore.errors import LeakageError, SchemaError
+from leadscore.core import canonical
+from leadscore.core.errors import LeakageError, SchemaError
+from leadscore.features.spec import FeatureSpec, infer_spec
 
-CANONICAL = ["lead_id", "created_at", *schema.ROLE_COLUMNS, "xcat_plan", "xnum_visits"]
+CANONICAL = ["lead_id", "created_at", *canonical.ROLE_COLUMNS, "xcat_plan", "xnum_visits"]
 
 
-@pytest.mark.parametrize("column", [*schema.OUTCOME_ONLY_COLUMNS, *schema.PII_COLUMNS])
+@pytest.mark.parametrize("column", [*canonical.OUTCOME_ONLY_COLUMNS, *canonical.PII_COLUMNS])
 def test_outcome_only_and_pii_columns_can_never_be_features(column: str) -> None:
     with pytest.raises(LeakageError, match=column):
         FeatureSpec(roles=(column,))
@@ -17,12 +17,12 @@ def test_outcome_only_and_pii_columns_can_never_be_features(column: str) -> None
 
 def test_inferred_spec_skips_outcome_columns_present_in_the_training_table() -> None:
     spec = infer_spec(
-        [*CANONICAL, *schema.OUTCOME_ONLY_COLUMNS, "first_contact_at"], activity_types=["demo_request"]
+        [*CANONICAL, *canonical.OUTCOME_ONLY_COLUMNS, "first_contact_at"], activity_types=["demo_request"]
     )
     inputs = set(spec.input_columns)
-    assert not inputs & set(schema.OUTCOME_ONLY_COLUMNS)
+    assert not inputs & set(canonical.OUTCOME_ONLY_COLUMNS)
     assert "first_contact_at" not in inputs
-    assert not any(name in schema.OUTCOME_ONLY_COLUMNS for name in spec.feature_names)
+    assert not any(name in canonical.OUTCOME_ONLY_COLUMNS for name in spec.feature_names)
 
 
 def test_feature_names_follow_the_family_prefixes() -> None:

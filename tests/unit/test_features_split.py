@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.columns import NAT
-from features.dataset import SPLIT_COLUMN, featurize
-from features.split import TEST, TRAIN, VALIDATION, apply_label_cutoff
-from leadscore import schema
-from leadscore.params import SplitParams
+from leadscore.core import canonical
+from leadscore.core.params import SplitParams
+from leadscore.features.columns import NAT
+from leadscore.features.dataset import SPLIT_COLUMN, featurize
+from leadscore.features.split import TEST, TRAIN, VALIDATION, apply_label_cutoff
 from tests.model_fixtures import OFFSET_DAYS, PARAMS, canonical_crm
 
 DAY = 86_400 * 10**9
@@ -34,16 +34,16 @@ def test_featurize_applies_the_cutoff_only_when_asked() -> None:
         crm.leads, crm.activities, PARAMS.features, SplitParams(label_cutoff=True), OFFSET_DAYS
     ).frame
     assert len(plain) == len(crm.leads)
-    closed = crm.leads.set_index(schema.LEAD_ID)[schema.CLOSED_AT]
+    closed = crm.leads.set_index(canonical.LEAD_ID)[canonical.CLOSED_AT]
     starts = {
-        p: pd.Timestamp(plain.loc[plain[SPLIT_COLUMN] == p, schema.CREATED_AT].min())
+        p: pd.Timestamp(plain.loc[plain[SPLIT_COLUMN] == p, canonical.CREATED_AT].min())
         for p in (VALIDATION, TEST)
     }
     for period, next_period in ((TRAIN, VALIDATION), (VALIDATION, TEST)):
-        before = plain.loc[plain[SPLIT_COLUMN] == period, schema.LEAD_ID]
+        before = plain.loc[plain[SPLIT_COLUMN] == period, canonical.LEAD_ID]
         late = before[closed.loc[before].to_numpy() >= starts[next_period]]
         assert len(late) > 0  # the fixture has slow deals, so the test can fail
-        after = cut.loc[cut[SPLIT_COLUMN] == period, schema.LEAD_ID]
+        after = cut.loc[cut[SPLIT_COLUMN] == period, canonical.LEAD_ID]
         assert set(after) == set(before) - set(late)
     # Test rows are graded on every outcome, so the cutoff leaves them alone.
     pd.testing.assert_frame_equal(

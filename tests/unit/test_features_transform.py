@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from features.transform import FeatureTransformer
-from leadscore.errors import SchemaError
+from leadscore.core.errors import SchemaError
+from leadscore.features.transform import FeatureTransformer
 
 
 def _frame() -> pd.DataFrame:

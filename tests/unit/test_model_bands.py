@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from leadscore.errors import ConfigError
-from leadscore.params import BandParams
-from models.bands import fit_bands
+from leadscore.core.errors import ConfigError
+from leadscore.core.params import BandParams
+from leadscore.models.bands import fit_bands
 
 
 def test_band_shares_on_the_reference_and_mql_sql_flags() -> None:

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.special import logit
 
-from models.base_rate import ForwardForecasts, choose_prior, forward_forecasts, shift_prior
-from models.calibrate import Calibrator
+from leadscore.models.base_rate import ForwardForecasts, choose_prior, forward_forecasts, shift_prior
+from leadscore.models.calibrate import Calibrator
 
 
 def test_forward_forecasts_score_each_block_from_the_ones_before() -> None:

@@ -6,9 +6,9 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from models.booster_ensemble import merge_boosters
-from models.single_row import SingleRowPredictor
-from models.train import Periods, fit_booster, lgb_params, member_seed, train_model
+from leadscore.models.booster_ensemble import merge_boosters
+from leadscore.models.single_row import SingleRowPredictor
+from leadscore.models.train import Periods, fit_booster, lgb_params, member_seed, train_model
 from tests.model_fixtures import FAST_TRAIN, PARAMS, SEED, canonical_crm, period_of, small_dataset
 
 
@@ -81,8 +81,8 @@ def test_the_ensemble_depends_less_on_the_seed_than_one_booster() -> None:
 
 
 def test_an_ensemble_bundle_scores_alike_lead_by_lead_in_batch_and_after_reload(tmp_path: Path) -> None:
-    from models.bundle import ScoringBundle
-    from models.fit import fit_scoring_bundle
+    from leadscore.models.bundle import ScoringBundle
+    from leadscore.models.fit import fit_scoring_bundle
 
     dataset = small_dataset()
     fit = fit_scoring_bundle(

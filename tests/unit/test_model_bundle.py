@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import build_features, leads_from_frame
-from features.intent import activity_columns
-from leadscore.errors import ConfigError, SchemaError
-from models.bundle import OUTPUT_COLUMNS, ScoringBundle
+from leadscore.core.errors import ConfigError, SchemaError
+from leadscore.features.build import build_features, leads_from_frame
+from leadscore.features.intent import activity_columns
+from leadscore.models.bundle import OUTPUT_COLUMNS, ScoringBundle
 from tests.model_fixtures import canonical_crm, period_of, small_bundle, small_dataset
 
 
@@ -157,3 +157,10 @@ def test_no_reasons_when_not_asked(bundle: ScoringBundle, period) -> None:  # no
     out = bundle.score(leads.head(5), activities, with_reasons=False)
     assert all(r == [] for r in out["reasons_positive"])
     assert all(r == [] for r in out["reasons_negative"])
+
+
+def test_a_bundle_pickled_before_the_single_import_root_fails_with_retrain_advice(tmp_path: Path) -> None:
+    # What joblib wrote for bundles of the old layout: a class looked up as ``features.transform``.
+    (tmp_path / "bundle.joblib").write_bytes(b"cfeatures.transform\nFeatureTransformer\n)\x81.")
+    with pytest.raises(ConfigError, match=r"older leadscore .* retrain it with `dvc repro`"):
+        ScoringBundle.load(tmp_path)

@@ -4,9 +4,9 @@ import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
-from leadscore.errors import DataValidationError
-from leadscore.params import CalibrateParams
-from models.calibrate import MarginClassifier, extract_calibrator, fit_calibration
+from leadscore.core.errors import DataValidationError
+from leadscore.core.params import CalibrateParams
+from leadscore.models.calibrate import MarginClassifier, extract_calibrator, fit_calibration
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from features.dataset import featurize
+from leadscore.features.dataset import featurize
 from tests.model_fixtures import OFFSET_DAYS, PARAMS, canonical_crm, fit_small
 
 

@@ -2,9 +2,9 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from features.build import FeatureBatch
-from features.describe import ReasonGroup, activity_words
-from models.reasons import fit_explainer, measure_fidelity
+from leadscore.features.build import FeatureBatch
+from leadscore.features.describe import ReasonGroup, activity_words
+from leadscore.models.reasons import fit_explainer, measure_fidelity
 
 NAMES = ["visits", "plan", "noise"]
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from models.refit import refit_on_validation
-from models.train import EnsembleMember, Periods
+from leadscore.models.refit import refit_on_validation
+from leadscore.models.train import EnsembleMember, Periods
 from tests.model_fixtures import FAST_TRAIN, PARAMS, SEED, canonical_crm, small_dataset, small_fit
 
 # Memorising recipe: one-lead leaves and many trees, so a booster that trained on a lead "knows" its label.
@@ -30,7 +30,7 @@ def test_out_of_fold_margins_come_from_boosters_that_never_saw_the_lead(n_member
 
 
 def test_refit_serves_a_booster_of_the_same_size_trained_on_more_leads_and_records_it() -> None:
-    from models.fit import fit_scoring_bundle
+    from leadscore.models.fit import fit_scoring_bundle
 
     dataset = small_dataset()
     default = small_fit()

@@ -6,7 +6,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from models.spline_map import fit_spline_map
+from leadscore.models.spline_map import fit_spline_map
 
 
 def bent_leads(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

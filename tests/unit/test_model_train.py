@@ -3,10 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from features.dataset import featurize
-from leadscore.errors import DataValidationError
-from leadscore.params import ColdStartParams, TuneParams
-from models.train import scale_pos_weight
+from leadscore.core.errors import DataValidationError
+from leadscore.core.params import ColdStartParams, TuneParams
+from leadscore.features.dataset import featurize
+from leadscore.models.train import scale_pos_weight
 from tests.model_fixtures import (
     FAST_TRAIN,
     OFFSET_DAYS,
@@ -28,7 +28,7 @@ def test_same_data_and_params_give_an_identical_model() -> None:
 
 
 def test_different_seed_gives_a_different_model() -> None:
-    from models.fit import fit_scoring_bundle
+    from leadscore.models.fit import fit_scoring_bundle
 
     dataset = small_dataset()
     other = fit_scoring_bundle(
@@ -89,7 +89,7 @@ def test_optuna_tuning_within_budget_is_recorded() -> None:
 
 
 def test_history_prior_moves_the_level_not_the_ranking_and_is_recorded() -> None:
-    from models.fit import fit_scoring_bundle
+    from leadscore.models.fit import fit_scoring_bundle
 
     dataset = small_dataset()
     default = fit_scoring_bundle(
@@ -116,7 +116,7 @@ def test_history_prior_moves_the_level_not_the_ranking_and_is_recorded() -> None
 
 
 def test_labels_without_signal_give_a_no_skill_model_that_says_so() -> None:
-    from models.fit import fit_scoring_bundle
+    from leadscore.models.fit import fit_scoring_bundle
 
     dataset = small_dataset()
     frame = dataset.frame.copy()

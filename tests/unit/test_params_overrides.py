@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks import quality
-from leadscore.errors import ConfigError
-from leadscore.params import load_params, with_overrides
+from leadscore.core.errors import ConfigError
+from leadscore.core.params import load_params, with_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 

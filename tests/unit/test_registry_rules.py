@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.errors import ConfigError, ModelQualityError, RegistryError
-from leadscore.params import RegistryParams
-from models.batch import parse_as_of
-from models.mlflow_model import require_store
-from models.registry import assert_no_pii, is_at_least_as_good, metric_value
-from pipelines.register import resolve_tracking
+from leadscore.core.errors import ConfigError, ModelQualityError, RegistryError
+from leadscore.core.params import RegistryParams
+from leadscore.models.batch import parse_as_of
+from leadscore.models.mlflow_model import require_store
+from leadscore.models.registry import assert_no_pii, is_at_least_as_good, metric_value
+from leadscore.pipelines.register import resolve_tracking
 
 LABELS = np.array([0, 0, 1, 1, 0, 1])
 GOOD = np.array([0.1, 0.2, 0.8, 0.7, 0.3, 0.9])
@@ -124,7 +124,7 @@ def test_version_tags_name_the_leakage_suspects_the_model_never_saw() -> None:
     version carry them as one readable tag ("none" when nothing was excluded)."""
     from types import SimpleNamespace
 
-    from models.registry import Comparison, _version_tags
+    from leadscore.models.registry import Comparison, _version_tags
 
     comparison = Comparison("auc", True, 0.0, 100, 20, 0.8)
     for excluded, tag in ((["xcat_tags", "xcat_lead_quality"], "xcat_tags, xcat_lead_quality"), ([], "none")):

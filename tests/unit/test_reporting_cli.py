@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from leadscore.cli import main as cli_main
+from leadscore.cli.main import main as cli_main
+from leadscore.core.params import ReportParams
 from leadscore.monitoring.metrics import roc_auc
-from leadscore.params import ReportParams
 
 CRM_LABEL = {"won_values": ["Closed Won"], "lost_values": ["Closed Lost"], "open_values": ["Open"]}
 

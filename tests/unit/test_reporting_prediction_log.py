@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.params import BandParams
+from leadscore.core.params import BandParams
+from leadscore.core.urls import redact_url
+from leadscore.models.bands import fit_bands
 from leadscore.reporting.prediction_log import report_input
-from leadscore.urls import redact_url
-from models.bands import fit_bands
-from serving.store import OutcomeRecord, PredictionRow, PredictionStore
+from leadscore.serving.store import OutcomeRecord, PredictionRow, PredictionStore
 
 T0 = datetime(2025, 3, 1, 12, 0, 0)
 REPORTING = Path(__file__).resolve().parents[2] / "leadscore" / "reporting"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit, logit
 
-from leadscore.params import ReportParams
+from leadscore.core.params import ReportParams
 from leadscore.reporting.prediction_log import log_window
 from leadscore.reporting.quarterly import ReportInputError, build_quarterly_report, parse_quarter
 from leadscore.reporting.render import render_html, render_json

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from leadscore.cli import main as leadscore_main
-from leadscore.errors import ConfigError
-from serving import auth
-from serving.auth import ApiKeyAuthenticator, create_key, hash_key, read_keys_file, revoke_key
+from leadscore.cli.main import main as leadscore_main
+from leadscore.core.errors import ConfigError
+from leadscore.serving import auth
+from leadscore.serving.auth import ApiKeyAuthenticator, create_key, hash_key, read_keys_file, revoke_key
 
 
 def test_hash_is_sha256_hex_of_the_key() -> None:

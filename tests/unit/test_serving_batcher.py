@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from serving.batcher import LeadBatcher
+from leadscore.serving.batcher import LeadBatcher
 
 
 class Recorder:

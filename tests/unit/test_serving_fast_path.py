@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import FeatureBatch, build_features, leads_from_frame
-from features.intent import activity_columns
-from leadscore import schema
-from leadscore.errors import SchemaError
-from models.bundle import ScoringBundle, _hash_rows
-from models.single_row import SingleRowPredictor
+from leadscore.core import canonical
+from leadscore.core.errors import SchemaError
+from leadscore.features.build import FeatureBatch, build_features, leads_from_frame
+from leadscore.features.intent import activity_columns
+from leadscore.models.bundle import ScoringBundle, _hash_rows
+from leadscore.models.single_row import SingleRowPredictor
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     LiveLeads,
     live_leads_fixture,
@@ -40,20 +40,20 @@ def model_matrix(bundle: ScoringBundle, leads: pd.DataFrame, activities: pd.Data
 def edge_leads(live_leads: LiveLeads) -> pd.DataFrame:
     """Real leads plus the awkward ones: everything missing, unseen categories, zero and huge numbers."""
     base = live_leads.leads.iloc[:30].copy()
-    roles = [c for c in schema.ROLE_COLUMNS if c in base.columns]
+    roles = [c for c in canonical.ROLE_COLUMNS if c in base.columns]
     empty = base.iloc[:3].copy()
     empty[roles] = None
-    empty[schema.LEAD_ID] = ["E-MISSING-1", "E-MISSING-2", "E-MISSING-3"]
+    empty[canonical.LEAD_ID] = ["E-MISSING-1", "E-MISSING-2", "E-MISSING-3"]
     unseen = base.iloc[3:6].copy()
     text_roles = [c for c in roles if not pd.api.types.is_numeric_dtype(base[c])]
     assert text_roles
     unseen[text_roles] = "never seen in training"
-    unseen[schema.LEAD_ID] = ["E-UNSEEN-1", "E-UNSEEN-2", "E-UNSEEN-3"]
+    unseen[canonical.LEAD_ID] = ["E-UNSEEN-1", "E-UNSEEN-2", "E-UNSEEN-3"]
     extreme = base.iloc[6:8].copy()
-    for column in (schema.EMPLOYEES, schema.ANNUAL_REVENUE):
+    for column in (canonical.EMPLOYEES, canonical.ANNUAL_REVENUE):
         if column in extreme.columns:
             extreme[column] = [0.0, 1e12]
-    extreme[schema.LEAD_ID] = ["E-EXTREME-1", "E-EXTREME-2"]
+    extreme[canonical.LEAD_ID] = ["E-EXTREME-1", "E-EXTREME-2"]
     return pd.concat([base, empty, unseen, extreme], ignore_index=True)
 
 
@@ -77,14 +77,16 @@ def test_one_lead_at_a_time_scores_like_the_batch_on_edge_cases(
     tiny_bundle: ScoringBundle, live_leads: LiveLeads
 ) -> None:
     leads = edge_leads(live_leads)
-    activities = live_leads.activities[live_leads.activities[schema.LEAD_ID].isin(leads[schema.LEAD_ID])]
-    expected = tiny_bundle.score(leads, activities).set_index(schema.LEAD_ID)
-    by_lead = {k: g.to_dict(orient="records") for k, g in activities.groupby(schema.ACTIVITY_LEAD_ID)}
+    activities = live_leads.activities[
+        live_leads.activities[canonical.LEAD_ID].isin(leads[canonical.LEAD_ID])
+    ]
+    expected = tiny_bundle.score(leads, activities).set_index(canonical.LEAD_ID)
+    by_lead = {k: g.to_dict(orient="records") for k, g in activities.groupby(canonical.ACTIVITY_LEAD_ID)}
     records = leads.to_dict(orient="records")
-    assert any(r[schema.LEAD_ID] not in by_lead for r in records)  # some leads have no activity at all
+    assert any(r[canonical.LEAD_ID] not in by_lead for r in records)  # some leads have no activity at all
     for record in records:
-        [one] = tiny_bundle.score_records([record], by_lead.get(record[schema.LEAD_ID], []))
-        row = expected.loc[one[schema.LEAD_ID]]
+        [one] = tiny_bundle.score_records([record], by_lead.get(record[canonical.LEAD_ID], []))
+        row = expected.loc[one[canonical.LEAD_ID]]
         assert one["probability"] == row["probability"]
         assert (one["score"], one["band"], one["is_mql"], one["is_sql"]) == (
             row["score"],
@@ -101,18 +103,21 @@ def test_one_lead_at_a_time_scores_like_the_batch_on_edge_cases(
 def test_micro_batches_of_a_few_leads_score_like_the_whole_batch(
     tiny_bundle: ScoringBundle, live_leads: LiveLeads, size: int
 ) -> None:
-    """The API's micro-batches (serving.batcher) take the few-lead paths: per-lead reasons, single rows."""
+    """The API's micro-batches (leadscore.serving.batcher) take the few-lead paths: per-lead reasons, single
+    rows."""
     leads = edge_leads(live_leads)
     assert len(leads) > 32  # the whole batch takes the columnar reason assembly
-    activities = live_leads.activities[live_leads.activities[schema.LEAD_ID].isin(leads[schema.LEAD_ID])]
+    activities = live_leads.activities[
+        live_leads.activities[canonical.LEAD_ID].isin(leads[canonical.LEAD_ID])
+    ]
     events = activities.to_dict(orient="records")
     records = leads.to_dict(orient="records")
     whole = tiny_bundle.score_records(records, events, with_features=True)
     for start in range(0, len(records), size):
         chunk = records[start : start + size]
-        ids = {r[schema.LEAD_ID] for r in chunk}
+        ids = {r[canonical.LEAD_ID] for r in chunk}
         few = tiny_bundle.score_records(
-            chunk, [e for e in events if e[schema.ACTIVITY_LEAD_ID] in ids], with_features=True
+            chunk, [e for e in events if e[canonical.ACTIVITY_LEAD_ID] in ids], with_features=True
         )
         assert few == whole[start : start + size]
 
@@ -121,7 +126,9 @@ def test_logged_features_are_the_built_features_with_nan_as_none(
     tiny_bundle: ScoringBundle, live_leads: LiveLeads
 ) -> None:
     leads = edge_leads(live_leads)
-    activities = live_leads.activities[live_leads.activities[schema.LEAD_ID].isin(leads[schema.LEAD_ID])]
+    activities = live_leads.activities[
+        live_leads.activities[canonical.LEAD_ID].isin(leads[canonical.LEAD_ID])
+    ]
     spec = tiny_bundle.spec
     batch = build_features(leads_from_frame(leads, spec), spec, activity_columns(activities))
     records = leads.to_dict(orient="records")
@@ -130,7 +137,9 @@ def test_logged_features_are_the_built_features_with_nan_as_none(
     for i, out in enumerate(many):
         one = tiny_bundle.score_records(
             [records[i]],
-            activities[activities[schema.LEAD_ID] == records[i][schema.LEAD_ID]].to_dict(orient="records"),
+            activities[activities[canonical.LEAD_ID] == records[i][canonical.LEAD_ID]].to_dict(
+                orient="records"
+            ),
             with_features=True,
         )[0]  # the per-value conversion of one lead
         assert one["features"] == out["features"]
@@ -164,7 +173,7 @@ def random_leads(live_leads: LiveLeads, n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     base = live_leads.leads.sample(n, replace=True, random_state=seed).reset_index(drop=True)
     out = base.copy()
-    for column in [c for c in schema.ROLE_COLUMNS if c in base.columns]:
+    for column in [c for c in canonical.ROLE_COLUMNS if c in base.columns]:
         values = base[column].to_numpy(dtype=object).copy()
         rng.shuffle(values)  # combinations the training data never had
         numeric = pd.api.types.is_numeric_dtype(base[column])
@@ -178,7 +187,7 @@ def random_leads(live_leads: LiveLeads, n: int, seed: int) -> pd.DataFrame:
             pick = (odd >= 0.15) & (odd < 0.25)
             values[pick] = rng.choice(["never seen", "  padded  ", "", "VP Sales", "ceo"], size=n)[pick]
         out[column] = pd.Series(values, dtype="float64" if numeric else object)
-    out[schema.LEAD_ID] = [f"R{seed}-{i}" for i in range(n)]
+    out[canonical.LEAD_ID] = [f"R{seed}-{i}" for i in range(n)]
     return out
 
 
@@ -215,8 +224,8 @@ def test_random_leads_with_intent_counts_score_alike_one_by_one_and_as_a_frame(
     batch = build_features(leads_from_frame(frame, tiny_bundle.spec), tiny_bundle.spec)
     plus_five = timezone(timedelta(hours=5, minutes=30))
     for i, record in enumerate(records):
-        created = record[schema.CREATED_AT].to_pydatetime()  # what the API's pydantic model hands over
-        record[schema.CREATED_AT] = created if i % 2 else created.replace(tzinfo=UTC).astimezone(plus_five)
+        created = record[canonical.CREATED_AT].to_pydatetime()  # what the API's pydantic model hands over
+        record[canonical.CREATED_AT] = created if i % 2 else created.replace(tzinfo=UTC).astimezone(plus_five)
         [one] = tiny_bundle.score_records([record], with_features=True)
         row = expected.iloc[i]
         assert one["probability"] == row["probability"], i

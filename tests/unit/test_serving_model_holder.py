@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from serving.model_holder import directory_fingerprint, holder_for, pinned_uri, registry_alias_probe
+from leadscore.serving.model_holder import directory_fingerprint, holder_for, pinned_uri, registry_alias_probe
 from tests.serving_fixtures import second_bundle_dir_fixture, tiny_bundle_dir_fixture  # noqa: F401
 
 

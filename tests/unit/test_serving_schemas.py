@@ -10,13 +10,13 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from features.schema import FeatureSpec
-from leadscore import schema
+from leadscore.core import canonical
+from leadscore.core.params import Mapping
 from leadscore.crm.mapping import extra_column_names
-from leadscore.params import Mapping
-from serving.errors import ApiError, install_error_handlers
-from serving.extras import ExtraColumns, extra_columns, resolve_extras
-from serving.schemas import BatchScoreRequest, LeadIn, OutcomesRequest
+from leadscore.features.spec import FeatureSpec
+from leadscore.serving.errors import ApiError, install_error_handlers
+from leadscore.serving.extras import ExtraColumns, extra_columns, resolve_extras
+from leadscore.serving.schemas import BatchScoreRequest, LeadIn, OutcomesRequest
 
 LEAD = {
     "lead_id": "L-1",
@@ -66,7 +66,7 @@ def test_wrong_types_name_the_field(field: str, value: object) -> None:
     [("employees", -5), ("annual_revenue", -0.01), ("founded_year", 1e308), ("founded_year", 1066)],
 )
 def test_numbers_the_training_gate_rejects_are_rejected_naming_the_field(field: str, value: float) -> None:
-    low, high = schema.NUMERIC_RANGES[field]
+    low, high = canonical.NUMERIC_RANGES[field]
     assert (low is not None and value < low) or (high is not None and value > high)  # the gate's own table
     with pytest.raises(ValidationError) as info:
         LeadIn.model_validate({**LEAD, field: value})

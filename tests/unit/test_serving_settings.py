@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from leadscore.errors import ConfigError
-from serving.auth import hash_key
-from serving.settings import ServingSettings, load_settings, parse_key_pairs
+from leadscore.core.errors import ConfigError
+from leadscore.serving.auth import hash_key
+from leadscore.serving.settings import ServingSettings, load_settings, parse_key_pairs
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_serve_command_exits_2_with_one_line_on_a_bad_setting(tmp_path: Path) ->
 
 
 def test_unreachable_database_is_one_config_line_without_the_password() -> None:
-    from serving.cli import prepare_database
+    from leadscore.cli.serve import prepare_database
 
     with pytest.raises(ConfigError) as info:
         prepare_database("postgresql+psycopg://app:s3cret@127.0.0.1:1/nowhere?connect_timeout=2")

@@ -19,9 +19,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Text, inspect, select, text
 
-from serving.store import OutcomeRecord, PredictionRow, PredictionStore, PredictionWriter
-from serving.store.db import VERSION_TABLE, create_store_engine, run_migrations
-from serving.store.tables import feature_layouts, metadata, predictions
+from leadscore.serving.store import OutcomeRecord, PredictionRow, PredictionStore, PredictionWriter
+from leadscore.serving.store.db import VERSION_TABLE, create_store_engine, run_migrations
+from leadscore.serving.store.tables import feature_layouts, metadata, predictions
 from tests.serving_fixtures import (  # noqa: F401 - fixtures
     count_predictions,
     outcome_for,
@@ -378,7 +378,7 @@ def test_writer_writes_the_good_rows_and_rejects_the_bad_ones_without_retrying(
 def test_only_errors_about_the_rows_themselves_are_permanent() -> None:
     from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 
-    from serving.store.writer import is_permanent
+    from leadscore.serving.store.writer import is_permanent
 
     orig = Exception("driver says no")
     assert is_permanent(DataError("INSERT", {}, orig))

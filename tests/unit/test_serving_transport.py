@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from serving.http_protocol import CoalescingTransport
-from serving.listeners import WorkerListener, bind_reuse_port, reserve
+from leadscore.serving.http_protocol import CoalescingTransport
+from leadscore.serving.listeners import WorkerListener, bind_reuse_port, reserve
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n"
 

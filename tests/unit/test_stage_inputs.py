@@ -1,4 +1,5 @@
-"""pipelines._entry: the one reader of stage inputs and of a period's leads (evaluate, register, report)."""
+"""leadscore.pipelines._entry: the one reader of stage inputs and of a period's leads (evaluate, register,
+report)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadscore.errors import SourceError
-from pipelines._entry import load_periods, read_stage_parquet
+from leadscore.core.errors import SourceError
+from leadscore.pipelines._entry import load_periods, read_stage_parquet
 
 
 def _write(root: Path) -> tuple[Path, Path]:

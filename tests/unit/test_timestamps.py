@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.columns import NAT, scalar_to_nanoseconds, to_nanoseconds
-from leadscore.errors import SchemaError
-from leadscore.timestamps import datetime64_ns, timestamp_ns, utc_naive
+from leadscore.core.errors import SchemaError
+from leadscore.core.timestamps import datetime64_ns, timestamp_ns, utc_naive
+from leadscore.features.columns import NAT, scalar_to_nanoseconds, to_nanoseconds
 
 PLACEHOLDERS = ["9999-12-31", "9999-01-01", "0001-01-01"]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.params import Mapping, ValidateParams
+from leadscore.core.params import Mapping, ValidateParams
 from leadscore.validation.expectations import build_suite
 from leadscore.validation.gate import validate_leads
 from leadscore.validation.report import render_html
@@ -265,11 +265,11 @@ def test_activity_after_the_pull_fails_and_no_pull_time_checks_the_lower_bound_o
 
 
 def test_gate_ranges_come_from_the_shared_table_the_api_and_batch_use() -> None:
-    from leadscore import schema
+    from leadscore.core import canonical
 
-    kinds = dict.fromkeys(schema.NUMERIC_ROLES, "f")
+    kinds = dict.fromkeys(canonical.NUMERIC_ROLES, "f")
     suite = build_suite(kinds, PARAMS, current_year=2026)
     ranges = {
         e.meta["column"]: (e.min_value, e.max_value) for e in suite.expectations if e.meta["check"] == "range"
     }
-    assert ranges == {**schema.NUMERIC_RANGES, "founded_year": (1800, 2026)}  # capped at the current year
+    assert ranges == {**canonical.NUMERIC_RANGES, "founded_year": (1800, 2026)}  # capped at the current year

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.params import LeakageParams
+from leadscore.core.params import LeakageParams
 from leadscore.validation.leakage import candidate_feature_columns, detect_leakage
 from tests.validation_fixtures import make_activities, make_leads
 
@@ -177,9 +177,9 @@ def test_detector_stays_silent_when_a_class_is_too_small(clean: pd.DataFrame) ->
 
 
 def test_simulated_default_data_has_no_blocking_suspects() -> None:
+    from leadscore.core.params import ActivityMapping, Params, SimulateParams
     from leadscore.crm.mapping import map_activities, map_leads
     from leadscore.crm.simulator import simulate_crm
-    from leadscore.params import ActivityMapping, Params, SimulateParams
 
     params = Params()
     export = simulate_crm(SimulateParams(n_leads=4000), seed=11, as_of_offset_days=14)

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 from benchmarks.quality import DATASETS
+from leadscore.core.params import LabelPolicy, LeakageParams, Mapping, Params, load_params
 from leadscore.crm.mapping import map_leads
-from leadscore.params import LabelPolicy, LeakageParams, Mapping, Params, load_params
+from leadscore.pipelines.pull import pull
 from leadscore.validation.leakage import detect_leakage
-from pipelines.pull import pull
 
 REPO = Path(__file__).resolve().parents[2]
 EXPORTS = Path(os.environ.get("LEADSCORE_DATASETS_DIR", "/work/shared/datasets"))

@@ -1,4 +1,4 @@
-"""Alembic environment for the prediction log, driven programmatically by ``serving.store.db.run_migrations``.
+"""Alembic environment for the prediction log, driven programmatically by ``store.db.run_migrations``.
 
 The caller hands over an open connection in ``config.attributes["connection"]``; logging is left to the entry
 point (no fileConfig), and the version table has its own name so that the log can share a database with
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from serving.store.db import VERSION_TABLE
-from serving.store.tables import metadata
+from leadscore.serving.store.db import VERSION_TABLE
+from leadscore.serving.store.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reachable from the alembic command line
-    raise RuntimeError("run migrations through serving.store.db.run_migrations(engine)")
+    raise RuntimeError("run migrations through leadscore.serving.store.db.run_migrations(engine)")
 
 context.configure(
     connection=connection,

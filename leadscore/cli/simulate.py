@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from leadscore.core.errors import ConfigError
+from leadscore.core.params import SimulateParams, load_params
 from leadscore.crm.simulator import simulate_crm, write_export
-from leadscore.errors import ConfigError
-from leadscore.params import SimulateParams, load_params
 
 logger = logging.getLogger(__name__)
 

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore import schema
-from leadscore.errors import ConfigError, SourceError
-from leadscore.params import BandParams, LabelPolicy, ReportParams, load_params
+from leadscore.core import canonical
+from leadscore.core.errors import ConfigError, SourceError
+from leadscore.core.params import BandParams, LabelPolicy, ReportParams, load_params
+from leadscore.core.urls import redact_url
 from leadscore.reporting.quarterly import SCORED_AT, build_quarterly_report, parse_quarter
 from leadscore.reporting.render import write_report
 from leadscore.reporting.segments import add_segments
-from leadscore.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +38,12 @@ logger = logging.getLogger(__name__)
 SCORE_TIME_COLUMNS = (SCORED_AT, "as_of")
 # What the --outcomes export contributes; everything else in it (contact fields, free text) stays out.
 OUTCOME_COLUMNS = (
-    schema.CREATED_AT,
-    schema.CLOSED_AT,
-    schema.FIRST_CONTACT_AT,
-    schema.OUTCOME,
-    schema.STATUS,
-    schema.LABEL,
+    canonical.CREATED_AT,
+    canonical.CLOSED_AT,
+    canonical.FIRST_CONTACT_AT,
+    canonical.OUTCOME,
+    canonical.STATUS,
+    canonical.LABEL,
 )
 
 
@@ -94,7 +94,7 @@ def database_url(explicit: str | None) -> str:
     variable (a model URI the report never uses could stop it) and name the environment variable in the error.
     """
     if explicit is None:
-        from serving.settings import load_settings
+        from leadscore.serving.settings import load_settings
 
         return load_settings().database_url
     from sqlalchemy.engine import make_url
@@ -114,9 +114,9 @@ def read_prediction_log(url: str, quarter: str, params: ReportParams, bands: Ban
     from sqlalchemy import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
+    from leadscore.models.bands import BandScheme
     from leadscore.reporting.prediction_log import log_window, report_input
-    from models.bands import BandScheme
-    from serving.store import PredictionStore
+    from leadscore.serving.store import PredictionStore
 
     parsed = make_url(url)  # validated by database_url()
     database = parsed.database
@@ -168,7 +168,7 @@ def read_scored(
     outcomes_path: Path | None,
     segment_columns: list[str] | None = None,
     label: LabelPolicy | None = None,
-    status_column: str = schema.STATUS,
+    status_column: str = canonical.STATUS,
 ) -> pd.DataFrame:
     """A ``leadscore score`` file, joined on lead_id with the export's creation time, outcome and segments.
 
@@ -178,25 +178,27 @@ def read_scored(
     from leadscore.crm.sources import read_table_file
 
     scored = read_table_file(scored_path)
-    if schema.LEAD_ID not in scored.columns:
-        raise SourceError(f"{scored_path} has no {schema.LEAD_ID} column")
-    scored[schema.LEAD_ID] = scored[schema.LEAD_ID].astype("string")
+    if canonical.LEAD_ID not in scored.columns:
+        raise SourceError(f"{scored_path} has no {canonical.LEAD_ID} column")
+    scored[canonical.LEAD_ID] = scored[canonical.LEAD_ID].astype("string")
     scored = scored.rename(columns={"as_of": SCORED_AT}) if SCORED_AT not in scored.columns else scored
     if outcomes_path is not None:
         export = read_table_file(outcomes_path)
-        if schema.LEAD_ID not in export.columns:
-            raise SourceError(f"{outcomes_path} has no {schema.LEAD_ID} column")
-        if schema.OUTCOME not in export.columns and status_column in export.columns:
+        if canonical.LEAD_ID not in export.columns:
+            raise SourceError(f"{outcomes_path} has no {canonical.LEAD_ID} column")
+        if canonical.OUTCOME not in export.columns and status_column in export.columns:
             where = f"{outcomes_path} column {status_column!r}"
-            export[schema.OUTCOME] = export_outcomes(export[status_column], label or LabelPolicy(), where)
+            export[canonical.OUTCOME] = export_outcomes(export[status_column], label or LabelPolicy(), where)
         wanted = [*OUTCOME_COLUMNS, *(segment_columns or [])]
         keep = [c for c in dict.fromkeys(wanted) if c in export.columns and c not in scored.columns]
-        export = export[[schema.LEAD_ID, *keep]].drop_duplicates(schema.LEAD_ID, keep="last")
-        export[schema.LEAD_ID] = export[schema.LEAD_ID].astype("string")
-        if not scored[schema.LEAD_ID].isin(export[schema.LEAD_ID]).any():
-            raise SourceError(f"no lead of {scored_path} is in {outcomes_path} (joined on {schema.LEAD_ID})")
-        scored = scored.merge(export, on=schema.LEAD_ID, how="left", validate="many_to_one")
-    if not any(c in scored.columns for c in (SCORED_AT, schema.CREATED_AT)):
+        export = export[[canonical.LEAD_ID, *keep]].drop_duplicates(canonical.LEAD_ID, keep="last")
+        export[canonical.LEAD_ID] = export[canonical.LEAD_ID].astype("string")
+        if not scored[canonical.LEAD_ID].isin(export[canonical.LEAD_ID]).any():
+            raise SourceError(
+                f"no lead of {scored_path} is in {outcomes_path} (joined on {canonical.LEAD_ID})"
+            )
+        scored = scored.merge(export, on=canonical.LEAD_ID, how="left", validate="many_to_one")
+    if not any(c in scored.columns for c in (SCORED_AT, canonical.CREATED_AT)):
         raise SourceError(
             f"{scored_path} has no scored_at or created_at column: pass the CRM export it was scored from "
             "with --outcomes (lead_id, created_at, status, closed_at)"
@@ -218,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
             args.outcomes,
             params.segment_columns,
             label=loaded.source.label if loaded else None,
-            status_column=loaded.source.mapping.status if loaded else schema.STATUS,
+            status_column=loaded.source.mapping.status if loaded else canonical.STATUS,
         )
         source = f"batch-scored file {args.scored.name}" + (
             f" joined with the outcomes of {args.outcomes.name}" if args.outcomes else ""

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from leadscore import schema
-from leadscore.errors import LeakageError, SchemaError
+from leadscore.core import canonical
+from leadscore.core.errors import LeakageError, SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ AS_OF_COLUMN = "as_of"  # optional per-lead scoring moment in scoring input
 
 # Everything that exists only because the outcome is known, plus the simulator's Bayes probability. PII never
 # reaches a model either (pull drops it; the spec refuses it as a second line of defence).
-FORBIDDEN_COLUMNS = frozenset(schema.OUTCOME_ONLY_COLUMNS) | frozenset(schema.PII_COLUMNS)
+FORBIDDEN_COLUMNS = frozenset(canonical.OUTCOME_ONLY_COLUMNS) | frozenset(canonical.PII_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class FeatureSpec:
     """The frozen description of a model's inputs and features.
 
     Attributes:
-        roles: canonical role columns present in the export (subset of ``schema.ROLE_COLUMNS``).
+        roles: canonical role columns present in the export (subset of ``canonical.ROLE_COLUMNS``).
         extra_categorical: ``xcat_*`` columns passed through as categorical features.
         extra_numeric: ``xnum_*`` columns passed through as numeric features.
         activity_types: activity-type vocabulary (sanitised, ends with ``"other"``); empty when the export has
@@ -80,16 +80,16 @@ class FeatureSpec:
                 raise LeakageError(
                     f"column {column!r} is outcome-only or personal data and can never be a model feature"
                 )
-        unknown = [r for r in self.roles if r not in schema.ROLE_COLUMNS]
+        unknown = [r for r in self.roles if r not in canonical.ROLE_COLUMNS]
         if unknown:
             raise SchemaError(
-                f"unknown role column {unknown[0]!r}; known roles: {', '.join(schema.ROLE_COLUMNS)}"
+                f"unknown role column {unknown[0]!r}; known roles: {', '.join(canonical.ROLE_COLUMNS)}"
             )
         for column in self.extra_categorical:
-            if not column.startswith(schema.EXTRA_CATEGORICAL_PREFIX):
+            if not column.startswith(canonical.EXTRA_CATEGORICAL_PREFIX):
                 raise SchemaError(f"extra categorical column {column!r} must start with 'xcat_'")
         for column in self.extra_numeric:
-            if not column.startswith(schema.EXTRA_NUMERIC_PREFIX):
+            if not column.startswith(canonical.EXTRA_NUMERIC_PREFIX):
                 raise SchemaError(f"extra numeric column {column!r} must start with 'xnum_'")
         names = [f.name for f in self.features]
         if len(set(names)) != len(names):
@@ -111,30 +111,30 @@ class FeatureSpec:
         """All features, in the fixed column order of the model matrix."""
         out: list[FeatureDef] = []
         roles = set(self.roles)
-        if schema.INDUSTRY in roles:
-            out.append(FeatureDef("firmo_industry", "categorical", schema.INDUSTRY))
-        if schema.EMPLOYEES in roles:
-            out.append(FeatureDef("firmo_log_employees", "numeric", schema.EMPLOYEES))
-            out.append(FeatureDef("firmo_size_band", "numeric", schema.EMPLOYEES))
-        if schema.ANNUAL_REVENUE in roles:
-            out.append(FeatureDef("firmo_revenue_band", "numeric", schema.ANNUAL_REVENUE))
-        if schema.COUNTRY in roles:
-            out.append(FeatureDef("firmo_region", "categorical", schema.COUNTRY))
-            out.append(FeatureDef("firmo_country", "categorical", schema.COUNTRY))
-        if schema.FOUNDED_YEAR in roles:
+        if canonical.INDUSTRY in roles:
+            out.append(FeatureDef("firmo_industry", "categorical", canonical.INDUSTRY))
+        if canonical.EMPLOYEES in roles:
+            out.append(FeatureDef("firmo_log_employees", "numeric", canonical.EMPLOYEES))
+            out.append(FeatureDef("firmo_size_band", "numeric", canonical.EMPLOYEES))
+        if canonical.ANNUAL_REVENUE in roles:
+            out.append(FeatureDef("firmo_revenue_band", "numeric", canonical.ANNUAL_REVENUE))
+        if canonical.COUNTRY in roles:
+            out.append(FeatureDef("firmo_region", "categorical", canonical.COUNTRY))
+            out.append(FeatureDef("firmo_country", "categorical", canonical.COUNTRY))
+        if canonical.FOUNDED_YEAR in roles:
             # Without a point in time the age is unknown; the founding year itself is the next best thing.
             name = "firmo_company_age" if self.has_created_at else "firmo_founded_year"
-            out.append(FeatureDef(name, "numeric", schema.FOUNDED_YEAR))
-        if schema.BUDGET in roles:
-            out.append(FeatureDef("bant_budget", "categorical", schema.BUDGET))
-        if schema.CONTACT_TITLE in roles:
-            out.append(FeatureDef("bant_authority", "categorical", schema.CONTACT_TITLE))
-        if schema.NEED in roles:
-            out.append(FeatureDef("bant_need", "categorical", schema.NEED))
-        if schema.TIMELINE in roles:
-            out.append(FeatureDef("bant_timeframe", "numeric", schema.TIMELINE))
-        if schema.LEAD_SOURCE in roles:
-            out.append(FeatureDef("acq_lead_source", "categorical", schema.LEAD_SOURCE))
+            out.append(FeatureDef(name, "numeric", canonical.FOUNDED_YEAR))
+        if canonical.BUDGET in roles:
+            out.append(FeatureDef("bant_budget", "categorical", canonical.BUDGET))
+        if canonical.CONTACT_TITLE in roles:
+            out.append(FeatureDef("bant_authority", "categorical", canonical.CONTACT_TITLE))
+        if canonical.NEED in roles:
+            out.append(FeatureDef("bant_need", "categorical", canonical.NEED))
+        if canonical.TIMELINE in roles:
+            out.append(FeatureDef("bant_timeframe", "numeric", canonical.TIMELINE))
+        if canonical.LEAD_SOURCE in roles:
+            out.append(FeatureDef("acq_lead_source", "categorical", canonical.LEAD_SOURCE))
         out += [FeatureDef(extra_feature_name(c), "categorical", c) for c in self.extra_categorical]
         out += [FeatureDef(extra_feature_name(c), "numeric", c) for c in self.extra_numeric]
         if self.has_intent:
@@ -219,7 +219,7 @@ class FeatureSpec:
 
 def extra_feature_name(column: str) -> str:
     """``xcat_plan`` / ``xnum_visits`` -> ``extra_plan`` / ``extra_visits``."""
-    for prefix in (schema.EXTRA_CATEGORICAL_PREFIX, schema.EXTRA_NUMERIC_PREFIX):
+    for prefix in (canonical.EXTRA_CATEGORICAL_PREFIX, canonical.EXTRA_NUMERIC_PREFIX):
         if column.startswith(prefix):
             return "extra_" + column[len(prefix) :]
     return "extra_" + column
@@ -256,19 +256,21 @@ def infer_spec(
     """
     present = list(dict.fromkeys(columns))
     types = [t for t in (activity_types or ()) if t != OTHER]
-    has_created_at = schema.CREATED_AT in present
+    has_created_at = canonical.CREATED_AT in present
     return FeatureSpec(
-        roles=tuple(r for r in schema.ROLE_COLUMNS if r in present),
+        roles=tuple(r for r in canonical.ROLE_COLUMNS if r in present),
         extra_categorical=tuple(
             sorted(
                 c
                 for c in present
-                if c.startswith(schema.EXTRA_CATEGORICAL_PREFIX) and c not in FORBIDDEN_COLUMNS
+                if c.startswith(canonical.EXTRA_CATEGORICAL_PREFIX) and c not in FORBIDDEN_COLUMNS
             )
         ),
         extra_numeric=tuple(
             sorted(
-                c for c in present if c.startswith(schema.EXTRA_NUMERIC_PREFIX) and c not in FORBIDDEN_COLUMNS
+                c
+                for c in present
+                if c.startswith(canonical.EXTRA_NUMERIC_PREFIX) and c not in FORBIDDEN_COLUMNS
             )
         ),
         activity_types=(*types, OTHER) if activity_types is not None and has_created_at else (),

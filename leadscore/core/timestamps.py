@@ -5,8 +5,8 @@ exports routinely hold placeholders far outside that ("9999-12-31" for "no date"
 pandas keeps them in microsecond columns, but the step to nanoseconds either raises ``OutOfBoundsDatetime``
 (pandas) or, worse, silently wraps around (numpy's ``astype("datetime64[ns]")`` turns 9999-01-01 into
 1815-03-31, so a "no date" activity would count as past activity). Everything converts through here, so a
-time is either exact or reported: a :class:`~leadscore.errors.SchemaError` naming the column where one bad
-value must stop the request, or a mask of out-of-range values where the caller coerces and counts them.
+time is either exact or reported: a :class:`~leadscore.core.errors.SchemaError` naming the column where one
+bad value must stop the request, or a mask of out-of-range values where the caller coerces and counts them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadscore.errors import SchemaError
+from leadscore.core.errors import SchemaError
 
 NAT = np.iinfo(np.int64).min  # numpy's own NaT bit pattern, so datetime64 views need no translation
 # The representable nanosecond range, trimmed to whole days inside it (exclusive upper bound).

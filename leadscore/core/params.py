@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from leadscore.errors import ConfigError
+from leadscore.core.errors import ConfigError
 
 # Where the models live unless configured otherwise: the pipeline, `leadscore score`, `leadscore models` and
 # the API all default to these, so they are written once.
@@ -94,7 +94,7 @@ class LabelPolicy(_Params):
 
 
 class Mapping(_Params):
-    """Export columns -> canonical roles (see leadscore.schema). Unmapped roles are simply absent."""
+    """Export columns -> canonical roles (see leadscore.core.canonical). Unmapped roles are simply absent."""
 
     lead_id: str = "lead_id"
     created_at: str | None = "created_at"

@@ -14,19 +14,25 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from leadscore.errors import LeadscoreError
-from leadscore.logs import configure_logging
+from leadscore.core.errors import LeadscoreError
+from leadscore.core.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
 # name -> (module, one-line help). The module provides add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "simulate": ("leadscore.crm.cli", "write a simulated CRM export (leads + activities) to files or SQLite"),
-    "score": ("models.batch", "score a CSV/Parquet export with a scoring bundle or the registered champion"),
-    "serve": ("serving.cli", "start the scoring API (uvicorn, 127.0.0.1 by default)"),
-    "keys": ("serving.keys", "create or list API keys (only their hashes are stored)"),
-    "models": ("models.registry_cli", "list registered versions, show the champion, roll back or promote"),
-    "report": ("leadscore.reporting.cli", "build the quarterly model-accuracy report (HTML + JSON)"),
+    "simulate": (
+        "leadscore.cli.simulate",
+        "write a simulated CRM export (leads + activities) to files or SQLite",
+    ),
+    "score": (
+        "leadscore.cli.score",
+        "score a CSV/Parquet export with a scoring bundle or the registered champion",
+    ),
+    "serve": ("leadscore.cli.serve", "start the scoring API (uvicorn, 127.0.0.1 by default)"),
+    "keys": ("leadscore.cli.keys", "create or list API keys (only their hashes are stored)"),
+    "models": ("leadscore.cli.models", "list registered versions, show the champion, roll back or promote"),
+    "report": ("leadscore.cli.report", "build the quarterly model-accuracy report (HTML + JSON)"),
 }
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from leadscore.errors import ConfigError
-from serving.auth import create_key, read_keys_file, revoke_key
-from serving.settings import KEY_NAME_PATTERN, KeysFileSettings, describe_validation_error
+from leadscore.core.errors import ConfigError
+from leadscore.serving.auth import create_key, read_keys_file, revoke_key
+from leadscore.serving.settings import KEY_NAME_PATTERN, KeysFileSettings, describe_validation_error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

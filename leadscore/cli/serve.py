@@ -11,8 +11,8 @@ import logging
 import os
 from typing import Any
 
-from leadscore.errors import ConfigError
-from serving.settings import ENV_PREFIX, load_settings
+from leadscore.core.errors import ConfigError
+from leadscore.serving.settings import ENV_PREFIX, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     """Start the server; returns when it stops."""
     import uvicorn
 
-    from serving.http_protocol import CoalescingHttpToolsProtocol
-    from serving.listeners import reserve
+    from leadscore.serving.http_protocol import CoalescingHttpToolsProtocol
+    from leadscore.serving.listeners import reserve
 
     overrides = {
         name: value
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         "log_config": None,  # keep the logging leadscore.cli configured
         "timeout_graceful_shutdown": 30,
         "server_header": False,
-        # Response head and body in one write (see serving.http_protocol).
+        # Response head and body in one write (see leadscore.serving.http_protocol).
         "http": CoalescingHttpToolsProtocol,
     }
     logger.info(
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         _redacted(settings.database_url),
     )
     if settings.workers == 1:
-        from serving.app import create_app
+        from leadscore.serving.app import create_app
 
         uvicorn.run(create_app(settings), **common)
         return 0
@@ -73,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config(
-        "serving.app:app_from_environment", factory=True, workers=settings.workers, **common
+        "leadscore.serving.app:app_from_environment", factory=True, workers=settings.workers, **common
     )
-    # One SO_REUSEPORT socket per worker instead of uvicorn's shared one (see serving.listeners).
+    # One SO_REUSEPORT socket per worker instead of uvicorn's shared one (see leadscore.serving.listeners).
     try:
         reserved, listener = reserve(settings.host, settings.port)
     except OSError as exc:
@@ -94,7 +94,7 @@ def prepare_database(url: str) -> None:
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from serving.store import PredictionStore
+    from leadscore.serving.store import PredictionStore
 
     try:
         PredictionStore.open(url).close()

@@ -12,11 +12,11 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from leadscore.logs import quiet_environment
-from leadscore.params import DEFAULT_MODEL_NAME, DEFAULT_TRACKING_URI
+from leadscore.core.logs import quiet_environment
+from leadscore.core.params import DEFAULT_MODEL_NAME, DEFAULT_TRACKING_URI
 
 if TYPE_CHECKING:
-    from models.registry import ChampionChange, VersionInfo
+    from leadscore.models.registry import ChampionChange, VersionInfo
 
 TRACKING_URI_ENV = "LEADSCORE_TRACKING_URI"
 
@@ -28,11 +28,6 @@ def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get(TRACKING_URI_ENV, DEFAULT_TRACKING_URI),
         help=f"MLflow tracking/registry URI (env {TRACKING_URI_ENV}; default {DEFAULT_TRACKING_URI})",
     )
-
-
-def quiet_mlflow() -> None:
-    """No INFO chatter, progress bars or telemetry from MLflow; it reads these when it is first imported."""
-    quiet_environment()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,9 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out the action; output goes to stdout, errors surface as LeadscoreError (exit 2)."""
-    quiet_mlflow()
+    quiet_environment()
     # Imported here: mlflow takes seconds to import and `leadscore --help` loads every sub-command's parser.
-    from models.registry import get_champion, list_versions, promote, rollback
+    from leadscore.models.registry import get_champion, list_versions, promote, rollback
 
     name, uri = args.model_name, args.tracking_uri
     if args.action == "list":
