@@ -173,7 +173,8 @@ def build_graph() -> ImportGraph:
 
 def summary(graph: ImportGraph) -> str:
     """Counts per layer, backward imports and cycles, as printed by ``python -m tests.import_graph``."""
-    lines = [f"{len(graph.modules)} modules, {len(graph.edges)} imports between them"]
+    pairs = {(e.source, e.target) for e in graph.edges}
+    lines = [f"{len(graph.modules)} modules, {len(pairs)} importing pairs (module -> module)"]
     for index, (name, packages) in enumerate(LAYERS):
         count = sum(1 for m in graph.modules if graph.layer_of(m) == index)
         lines.append(f"  layer {index} {name}: {', '.join(packages)} ({count} modules)")
