@@ -63,6 +63,8 @@ class MappingReport:
         old_open_as_lost: old open leads labelled lost; dropped_old_open: old open leads left out.
         synthetic_created_at: created_at was synthesised from ``order_by``.
         duplicate_lead_ids: lead ids that occur more than once (validation decides what to do).
+        created_after_reference: leads created after a pinned ``label.reference_time`` (left out; validate
+            stops above ``validate.max_created_after_reference_rate``), with a few of their created_at values.
     """
 
     rows_in: int = 0
@@ -78,6 +80,8 @@ class MappingReport:
     synthetic_created_at: bool = False
     duplicate_lead_ids: int = 0
     reference_time: str | None = None
+    created_after_reference: int = 0
+    created_after_reference_examples: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready dict."""
@@ -379,6 +383,21 @@ def _apply_label_policy(
         if not policy.reference_time:
             # Created after the pull: not young but impossible. It stays, for the validate gate to reject.
             young &= created <= reference + CLOCK_TOLERANCE
+    future = pd.Series(False, index=leads.index)
+    if policy.reference_time and not pd.isna(reference):
+        # Created after the export was taken: impossible, so never a young lead. Counted and left out here;
+        # the validate gate stops the pipeline when there are more than the params allow.
+        future = created > reference + CLOCK_TOLERANCE
+        young &= ~future
+        report.created_after_reference = int(future.sum())
+        report.created_after_reference_examples = [str(t) for t in created[future].head(3)]
+        if future.any():
+            logger.warning(
+                "%d leads are created after source.label.reference_time %s (e.g. %s): left out",
+                report.created_after_reference,
+                reference,
+                ", ".join(report.created_after_reference_examples),
+            )
     drop_young = young & known & (is_open if policy.immature == "drop_open" else True)
     # Open leads that are old enough: the deal went nowhere (lost) or, by choice, they are left out.
     old_open = is_open & ~young
@@ -390,7 +409,7 @@ def _apply_label_policy(
     else:
         report.old_open_as_lost = int(old_open.sum())
     # Young open leads under "drop_open" are dropped too (their outcome is unknown).
-    drop |= young & is_open
+    drop |= (young & is_open) | future
     leads = leads.loc[~drop].copy()
 
     label = leads[canonical.OUTCOME].map(

@@ -103,6 +103,7 @@ def validate_leads(
                 )
             )
     failures.extend(_unknown_outcomes_from_summary(leads, summary_leads))
+    failures.extend(_created_after_reference(summary_leads, params, counts, warnings))
     failures.extend(_class_counts(leads, params, counts))
 
     if activities is None:
@@ -254,6 +255,36 @@ def _unknown_outcomes_from_summary(
             n,
         )
     ]
+
+
+def _created_after_reference(
+    summary_leads: AbcMapping[str, Any], params: ValidateParams, counts: dict[str, Any], warnings: list[str]
+) -> list[ValidationFailure]:
+    """Leads the pull left out because they were created after the pinned reference time: too many stop."""
+    n = int(summary_leads.get("created_after_reference") or 0)
+    if not n:
+        return []
+    rows_in = int(summary_leads.get("rows_in") or 0)
+    rate = n / rows_in if rows_in else 1.0
+    counts["created_after_reference"] = n
+    examples = ex.examples_text([str(v) for v in summary_leads.get("created_after_reference_examples") or []])
+    text = (
+        f"{ex.counted(n, 'lead', 'leads')} ({rate:.1%} of the export) created after "
+        f"source.label.reference_time {summary_leads.get('reference_time')}{examples}"
+    )
+    if rate > params.max_created_after_reference_rate:
+        limit = params.max_created_after_reference_rate
+        return [
+            ValidationFailure(
+                "created_after_reference",
+                canonical.CREATED_AT,
+                f"{text}: more than validate.max_created_after_reference_rate ({limit:.1%}); fix the "
+                "dates or the reference time",
+                n,
+            )
+        ]
+    warnings.append(f"{canonical.CREATED_AT}: {text}; left out of training")
+    return []
 
 
 def _class_counts(

@@ -271,3 +271,15 @@ def test_maturity_is_judged_against_the_pull_time_not_the_newest_created_at() ->
     explicit = POLICY.model_copy(update={"reference_time": "2024-01-10"})  # configured: wins over the pull
     young = map_leads(raw, export_mapping(), explicit, reference_time=pulled_at).leads[canonical.LEAD_ID]
     assert "102" not in set(young)
+
+
+def test_leads_created_after_a_pinned_reference_time_are_counted_not_silently_dropped() -> None:
+    raw = export_frame()
+    raw.loc[3, "Created"] = "2024-09-01"  # after the export was taken: impossible
+    raw.loc[4, "Created"] = "2025-01-01"
+    pinned = POLICY.model_copy(update={"reference_time": "2024-07-05"})
+    mapped = map_leads(raw, export_mapping(), pinned)
+    assert mapped.report.created_after_reference == 2
+    assert mapped.report.created_after_reference_examples == ["2024-09-01 00:00:00", "2025-01-01 00:00:00"]
+    assert {"104", "105"}.isdisjoint(mapped.leads[canonical.LEAD_ID])
+    assert mapped.report.as_dict()["created_after_reference"] == 2  # reaches pull_summary.json
