@@ -26,7 +26,6 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,23 +95,9 @@ class MappedLeads:
     report: MappingReport
 
 
-def sanitise_name(name: str) -> str:
-    """Turn an export column name into a safe suffix: lower case, non-alphanumerics -> ``_``.
-
-    ``"Total Time Spent on Website"`` -> ``"total_time_spent_on_website"``.
-    """
-    cleaned = re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
-    return cleaned or "column"
-
-
 def extra_column_names(mapping: Mapping) -> dict[str, str]:
     """Export column -> canonical extra column name (``xcat_``/``xnum_`` + sanitised name)."""
-    names: dict[str, str] = {}
-    for column in mapping.extra_categorical:
-        names[column] = canonical.EXTRA_CATEGORICAL_PREFIX + sanitise_name(column)
-    for column in mapping.extra_numeric:
-        names[column] = canonical.EXTRA_NUMERIC_PREFIX + sanitise_name(column)
-    return names
+    return canonical.extra_column_names(mapping.extra_categorical, mapping.extra_numeric)
 
 
 def _role_columns(mapping: Mapping) -> dict[str, str]:
@@ -366,7 +351,15 @@ def _apply_label_policy(
     if unknown.any():
         raw_unknown = leads.loc[unknown, canonical.STATUS].fillna("<missing>").astype("str").value_counts()
         report.unknown_status_values = {str(k): int(v) for k, v in raw_unknown.head(20).items()}
-        logger.warning("%d leads have a status that is not in won/lost/open values", int(unknown.sum()))
+        shown = ", ".join(f"{value!r} ({n:,})" for value, n in report.unknown_status_values.items())
+        logger.warning(
+            "%d leads have a status that is in none of source.label's won %s, lost %s or open %s values: %s",
+            int(unknown.sum()),
+            policy.won_values,
+            policy.lost_values,
+            policy.open_values,
+            shown,
+        )
 
     created = leads[canonical.CREATED_AT]
     if policy.reference_time:

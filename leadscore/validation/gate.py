@@ -8,6 +8,7 @@ which is what keeps DVC from training (and the champion alias from moving) on ba
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping as AbcMapping
@@ -131,7 +132,39 @@ def validate_leads(
         failures = _drop_feature_checks(failures, {s.name for s in suspects if s.fails_gate}, warnings)
     elif not params.leakage.enabled:
         warnings.append("leakage detector disabled (validate.leakage.enabled: false)")
+    if mapping is not None:
+        names = export_names(mapping)
+        failures = [dataclasses.replace(f, export_column=names.get(f.column)) for f in failures]
     return _finish(started, failures, warnings, counts, gx_results, suspects, excluded)
+
+
+def export_names(mapping: Mapping) -> dict[str, str]:
+    """Canonical column -> the export's own column name, for every mapped column (activities prefixed)."""
+    names: dict[str, str] = {
+        canonical.LEAD_ID: mapping.lead_id,
+        canonical.STATUS: mapping.status,
+        canonical.OUTCOME: mapping.status,
+        canonical.LABEL: mapping.status,
+    }
+    single = {
+        canonical.CREATED_AT: mapping.created_at,
+        canonical.CLOSED_AT: mapping.closed_at,
+        canonical.FIRST_CONTACT_AT: mapping.first_contact_at,
+        canonical.LEAD_SOURCE: mapping.lead_source,
+    }
+    names.update({role: column for role, column in single.items() if column})
+    names.update({**mapping.firmographic, **mapping.bant})
+    extras = canonical.extra_column_names(mapping.extra_categorical, mapping.extra_numeric)
+    names.update({extra: column for column, extra in extras.items()})
+    if mapping.activities is not None:
+        activities = mapping.activities
+        for role, column in (
+            (canonical.ACTIVITY_LEAD_ID, activities.lead_id),
+            (canonical.ACTIVITY_AT, activities.occurred_at),
+            (canonical.ACTIVITY_TYPE, activities.activity_type),
+        ):
+            names[f"activities.{role}"] = column
+    return names
 
 
 def _drop_feature_checks(

@@ -300,3 +300,12 @@ def test_leads_created_after_the_pinned_reference_time_stop_validate_over_the_th
     report = validate_leads(leads, None, _after_reference_summary(33, 333), tolerant, current_year=2026)
     assert report.success, report.lines
     assert any("33 leads" in w and "left out of training" in w for w in report.warnings)
+
+
+def test_failures_name_the_export_column_beside_the_canonical_role(leads: pd.DataFrame) -> None:
+    broken = leads.copy()
+    broken.loc[:4, "lead_id"] = broken.loc[5, "lead_id"]
+    mapping = Mapping(lead_id="Id", created_at="CreatedDate", firmographic={"industry": "Industry__c"})
+    lines = _lines(broken, mapping=mapping)
+    assert any(line.startswith("lead_id (export column 'Id'): ") for line in lines), lines
+    assert not any("(export column 'lead_id')" in line for line in _lines(broken))
