@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from leadscore.core import canonical
-from leadscore.crm.mapping import sanitise_name
+from leadscore.core.canonical import sanitise_name
 from leadscore.serving.errors import ApiError
 
 _PREFIXES = (canonical.EXTRA_CATEGORICAL_PREFIX, canonical.EXTRA_NUMERIC_PREFIX)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from leadscore.core import canonical
 from leadscore.core.errors import ConfigError, SourceError
-from leadscore.core.params import BandParams, LabelPolicy, ReportParams, load_params
+from leadscore.core.params import BandParams, LabelPolicy, Mapping, ReportParams, load_params
 from leadscore.core.urls import redact_url
 from leadscore.reporting.quarterly import SCORED_AT, build_quarterly_report, parse_quarter
 from leadscore.reporting.render import write_report
@@ -64,9 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--outcomes",
         type=Path,
-        help="with --scored: the CRM export the scores came from (lead_id, created_at, status or outcome, "
-        "closed_at, segment columns), joined on lead_id; statuses are read with the --params "
-        "source.label won/lost/open values",
+        help="with --scored: the CRM export the scores came from, joined on lead_id; read in its own column "
+        "names through the --params source.mapping (without --params: lead_id, created_at, status or "
+        "outcome, closed_at), statuses through its source.label won/lost/open values",
     )
     parser.add_argument(
         "--database-url",
@@ -168,12 +168,15 @@ def read_scored(
     outcomes_path: Path | None,
     segment_columns: list[str] | None = None,
     label: LabelPolicy | None = None,
-    status_column: str = canonical.STATUS,
+    mapping: Mapping | None = None,
 ) -> pd.DataFrame:
     """A ``leadscore score`` file, joined on lead_id with the export's creation time, outcome and segments.
 
-    The export's ``status_column`` (``source.mapping.status``) becomes the outcome through ``label``
-    (``source.label``, default won / lost / open); a canonical ``outcome`` column is taken as it is.
+    The export is read in its own column names through ``mapping`` (``source.mapping`` of the params the
+    model was trained with: the same mapping ``pull`` and ``leadscore score`` use), so ``CreatedDate`` or
+    ``Stage`` need no renaming; without a mapping it must carry canonical names. The status becomes the
+    outcome through ``label`` (``source.label``, default won / lost / open); a canonical ``outcome`` column
+    is taken as it is.
     """
     from leadscore.crm.sources import read_table_file
 
@@ -184,11 +187,22 @@ def read_scored(
     scored = scored.rename(columns={"as_of": SCORED_AT}) if SCORED_AT not in scored.columns else scored
     if outcomes_path is not None:
         export = read_table_file(outcomes_path)
+        if mapping is not None and canonical.OUTCOME not in export.columns:
+            from leadscore.crm.mapping import map_leads
+
+            # No label policy here (require_outcome=False): the report judges maturity itself.
+            export = map_leads(
+                export, mapping, label or LabelPolicy(), require_outcome=False, strict_columns=False
+            ).leads
+            where = f"{outcomes_path} column {mapping.status!r}"
+        else:
+            where = f"{outcomes_path} column {canonical.STATUS!r}"
         if canonical.LEAD_ID not in export.columns:
             raise SourceError(f"{outcomes_path} has no {canonical.LEAD_ID} column")
-        if canonical.OUTCOME not in export.columns and status_column in export.columns:
-            where = f"{outcomes_path} column {status_column!r}"
-            export[canonical.OUTCOME] = export_outcomes(export[status_column], label or LabelPolicy(), where)
+        if canonical.OUTCOME not in export.columns and canonical.STATUS in export.columns:
+            export[canonical.OUTCOME] = export_outcomes(
+                export[canonical.STATUS], label or LabelPolicy(), where
+            )
         wanted = [*OUTCOME_COLUMNS, *(segment_columns or [])]
         keep = [c for c in dict.fromkeys(wanted) if c in export.columns and c not in scored.columns]
         export = export[[canonical.LEAD_ID, *keep]].drop_duplicates(canonical.LEAD_ID, keep="last")
@@ -220,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
             args.outcomes,
             params.segment_columns,
             label=loaded.source.label if loaded else None,
-            status_column=loaded.source.mapping.status if loaded else canonical.STATUS,
+            mapping=loaded.source.mapping if loaded else None,
         )
         source = f"batch-scored file {args.scored.name}" + (
             f" joined with the outcomes of {args.outcomes.name}" if args.outcomes else ""

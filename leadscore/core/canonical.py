@@ -7,6 +7,9 @@ the pipeline stay "config only" for new exports.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 # --- leads table (data/interim/leads.parquet) -------------------------------------------------------------
 LEAD_ID = "lead_id"
 CREATED_AT = "created_at"
@@ -52,6 +55,23 @@ NUMERIC_RANGES: dict[str, tuple[float | None, float | None]] = {
 # Extra export columns passed through by the mapping keep their (sanitised) name behind these prefixes.
 EXTRA_CATEGORICAL_PREFIX = "xcat_"
 EXTRA_NUMERIC_PREFIX = "xnum_"
+
+
+def sanitise_name(name: str) -> str:
+    """Turn an export column name into a safe suffix: lower case, non-alphanumerics -> ``_``.
+
+    ``"Total Time Spent on Website"`` -> ``"total_time_spent_on_website"``.
+    """
+    cleaned = re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
+    return cleaned or "column"
+
+
+def extra_column_names(categorical: Iterable[str], numeric: Iterable[str]) -> dict[str, str]:
+    """Export column -> canonical extra column name (``xcat_``/``xnum_`` + sanitised name)."""
+    names = {column: EXTRA_CATEGORICAL_PREFIX + sanitise_name(column) for column in categorical}
+    names.update({column: EXTRA_NUMERIC_PREFIX + sanitise_name(column) for column in numeric})
+    return names
+
 
 # Columns that exist only because the outcome is known. They must never reach the model.
 OUTCOME_ONLY_COLUMNS = (CLOSED_AT, STATUS, OUTCOME, LABEL, TRUE_P)

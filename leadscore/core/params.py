@@ -196,6 +196,10 @@ class ValidateParams(_Params):
     category_sets: dict[str, list[str]] = Field(default_factory=dict)
     # Share of leads allowed to close before they were created (Olist has 2 such deals in 842).
     max_closed_before_created_rate: float = Field(0.0, ge=0.0, le=0.1)
+    # Share of the export's leads allowed to be created after a pinned source.label.reference_time (the moment
+    # the export was taken): up to it they are left out and reported; above it validate stops, as it does for
+    # any lead dated after the pull when no reference time is pinned.
+    max_created_after_reference_rate: float = Field(0.0, ge=0.0, le=0.1)
     leakage: LeakageParams = LeakageParams()
 
 

@@ -26,7 +26,6 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +62,8 @@ class MappingReport:
         old_open_as_lost: old open leads labelled lost; dropped_old_open: old open leads left out.
         synthetic_created_at: created_at was synthesised from ``order_by``.
         duplicate_lead_ids: lead ids that occur more than once (validation decides what to do).
+        created_after_reference: leads created after a pinned ``label.reference_time`` (left out; validate
+            stops above ``validate.max_created_after_reference_rate``), with a few of their created_at values.
     """
 
     rows_in: int = 0
@@ -78,6 +79,8 @@ class MappingReport:
     synthetic_created_at: bool = False
     duplicate_lead_ids: int = 0
     reference_time: str | None = None
+    created_after_reference: int = 0
+    created_after_reference_examples: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready dict."""
@@ -92,23 +95,9 @@ class MappedLeads:
     report: MappingReport
 
 
-def sanitise_name(name: str) -> str:
-    """Turn an export column name into a safe suffix: lower case, non-alphanumerics -> ``_``.
-
-    ``"Total Time Spent on Website"`` -> ``"total_time_spent_on_website"``.
-    """
-    cleaned = re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
-    return cleaned or "column"
-
-
 def extra_column_names(mapping: Mapping) -> dict[str, str]:
     """Export column -> canonical extra column name (``xcat_``/``xnum_`` + sanitised name)."""
-    names: dict[str, str] = {}
-    for column in mapping.extra_categorical:
-        names[column] = canonical.EXTRA_CATEGORICAL_PREFIX + sanitise_name(column)
-    for column in mapping.extra_numeric:
-        names[column] = canonical.EXTRA_NUMERIC_PREFIX + sanitise_name(column)
-    return names
+    return canonical.extra_column_names(mapping.extra_categorical, mapping.extra_numeric)
 
 
 def _role_columns(mapping: Mapping) -> dict[str, str]:
@@ -362,7 +351,15 @@ def _apply_label_policy(
     if unknown.any():
         raw_unknown = leads.loc[unknown, canonical.STATUS].fillna("<missing>").astype("str").value_counts()
         report.unknown_status_values = {str(k): int(v) for k, v in raw_unknown.head(20).items()}
-        logger.warning("%d leads have a status that is not in won/lost/open values", int(unknown.sum()))
+        shown = ", ".join(f"{value!r} ({n:,})" for value, n in report.unknown_status_values.items())
+        logger.warning(
+            "%d leads have a status that is in none of source.label's won %s, lost %s or open %s values: %s",
+            int(unknown.sum()),
+            policy.won_values,
+            policy.lost_values,
+            policy.open_values,
+            shown,
+        )
 
     created = leads[canonical.CREATED_AT]
     if policy.reference_time:
@@ -379,6 +376,21 @@ def _apply_label_policy(
         if not policy.reference_time:
             # Created after the pull: not young but impossible. It stays, for the validate gate to reject.
             young &= created <= reference + CLOCK_TOLERANCE
+    future = pd.Series(False, index=leads.index)
+    if policy.reference_time and not pd.isna(reference):
+        # Created after the export was taken: impossible, so never a young lead. Counted and left out here;
+        # the validate gate stops the pipeline when there are more than the params allow.
+        future = created > reference + CLOCK_TOLERANCE
+        young &= ~future
+        report.created_after_reference = int(future.sum())
+        report.created_after_reference_examples = [str(t) for t in created[future].head(3)]
+        if future.any():
+            logger.warning(
+                "%d leads are created after source.label.reference_time %s (e.g. %s): left out",
+                report.created_after_reference,
+                reference,
+                ", ".join(report.created_after_reference_examples),
+            )
     drop_young = young & known & (is_open if policy.immature == "drop_open" else True)
     # Open leads that are old enough: the deal went nowhere (lost) or, by choice, they are left out.
     old_open = is_open & ~young
@@ -390,7 +402,7 @@ def _apply_label_policy(
     else:
         report.old_open_as_lost = int(old_open.sum())
     # Young open leads under "drop_open" are dropped too (their outcome is unknown).
-    drop |= young & is_open
+    drop |= (young & is_open) | future
     leads = leads.loc[~drop].copy()
 
     label = leads[canonical.OUTCOME].map(

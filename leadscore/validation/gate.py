@@ -8,6 +8,7 @@ which is what keeps DVC from training (and the champion alias from moving) on ba
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping as AbcMapping
@@ -103,6 +104,7 @@ def validate_leads(
                 )
             )
     failures.extend(_unknown_outcomes_from_summary(leads, summary_leads))
+    failures.extend(_created_after_reference(summary_leads, params, counts, warnings))
     failures.extend(_class_counts(leads, params, counts))
 
     if activities is None:
@@ -130,7 +132,39 @@ def validate_leads(
         failures = _drop_feature_checks(failures, {s.name for s in suspects if s.fails_gate}, warnings)
     elif not params.leakage.enabled:
         warnings.append("leakage detector disabled (validate.leakage.enabled: false)")
+    if mapping is not None:
+        names = export_names(mapping)
+        failures = [dataclasses.replace(f, export_column=names.get(f.column)) for f in failures]
     return _finish(started, failures, warnings, counts, gx_results, suspects, excluded)
+
+
+def export_names(mapping: Mapping) -> dict[str, str]:
+    """Canonical column -> the export's own column name, for every mapped column (activities prefixed)."""
+    names: dict[str, str] = {
+        canonical.LEAD_ID: mapping.lead_id,
+        canonical.STATUS: mapping.status,
+        canonical.OUTCOME: mapping.status,
+        canonical.LABEL: mapping.status,
+    }
+    single = {
+        canonical.CREATED_AT: mapping.created_at,
+        canonical.CLOSED_AT: mapping.closed_at,
+        canonical.FIRST_CONTACT_AT: mapping.first_contact_at,
+        canonical.LEAD_SOURCE: mapping.lead_source,
+    }
+    names.update({role: column for role, column in single.items() if column})
+    names.update({**mapping.firmographic, **mapping.bant})
+    extras = canonical.extra_column_names(mapping.extra_categorical, mapping.extra_numeric)
+    names.update({extra: column for column, extra in extras.items()})
+    if mapping.activities is not None:
+        activities = mapping.activities
+        for role, column in (
+            (canonical.ACTIVITY_LEAD_ID, activities.lead_id),
+            (canonical.ACTIVITY_AT, activities.occurred_at),
+            (canonical.ACTIVITY_TYPE, activities.activity_type),
+        ):
+            names[f"activities.{role}"] = column
+    return names
 
 
 def _drop_feature_checks(
@@ -254,6 +288,36 @@ def _unknown_outcomes_from_summary(
             n,
         )
     ]
+
+
+def _created_after_reference(
+    summary_leads: AbcMapping[str, Any], params: ValidateParams, counts: dict[str, Any], warnings: list[str]
+) -> list[ValidationFailure]:
+    """Leads the pull left out because they were created after the pinned reference time: too many stop."""
+    n = int(summary_leads.get("created_after_reference") or 0)
+    if not n:
+        return []
+    rows_in = int(summary_leads.get("rows_in") or 0)
+    rate = n / rows_in if rows_in else 1.0
+    counts["created_after_reference"] = n
+    examples = ex.examples_text([str(v) for v in summary_leads.get("created_after_reference_examples") or []])
+    text = (
+        f"{ex.counted(n, 'lead', 'leads')} ({rate:.1%} of the export) created after "
+        f"source.label.reference_time {summary_leads.get('reference_time')}{examples}"
+    )
+    if rate > params.max_created_after_reference_rate:
+        limit = params.max_created_after_reference_rate
+        return [
+            ValidationFailure(
+                "created_after_reference",
+                canonical.CREATED_AT,
+                f"{text}: more than validate.max_created_after_reference_rate ({limit:.1%}); fix the "
+                "dates or the reference time",
+                n,
+            )
+        ]
+    warnings.append(f"{canonical.CREATED_AT}: {text}; left out of training")
+    return []
 
 
 def _class_counts(

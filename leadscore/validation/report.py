@@ -22,22 +22,28 @@ class ValidationFailure:
         column: the column (``activities.lead_id`` for the activity log, ``leads`` for table-level rules).
         message: what is wrong with figures and examples, without the column name.
         count: offending rows/values when countable.
+        export_column: the export's own name for the column when it differs (``CreatedDate``), so the owner
+            of the export finds it without reading the mapping.
     """
 
     check: str
     column: str
     message: str
     count: int | None = None
+    export_column: str | None = None
 
     @property
     def line(self) -> str:
-        """The readable one-liner: ``lead_id: 12 duplicate values (e.g. 'L-000123')``."""
-        return f"{self.column}: {self.message}"
+        """The readable one-liner: ``created_at (export column 'CreatedDate'): 3 unparseable values``."""
+        where = self.column
+        if self.export_column and self.export_column != self.column:
+            where = f"{self.column} (export column {self.export_column!r})"
+        return f"{where}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"check": self.check, "column": self.column, "message": self.message, "count": self.count,
-                "line": self.line}  # fmt: skip
+        return {"check": self.check, "column": self.column, "export_column": self.export_column,
+                "message": self.message, "count": self.count, "line": self.line}  # fmt: skip
 
 
 @dataclass

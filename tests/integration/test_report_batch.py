@@ -92,3 +92,49 @@ def test_scores_without_a_time_or_an_export_are_one_readable_line(
         f"leadscore report: error: {scores} has no scored_at or created_at column: pass the CRM export it "
         "was scored from with --outcomes (lead_id, created_at, status, closed_at)"
     )
+
+
+def test_outcomes_in_the_exports_own_column_names_are_read_through_the_training_mapping(
+    tiny_world: TinyWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    export = tmp_path / "export"
+    write_export(tiny_world.export, export, file_format="csv")
+    scores = tmp_path / "scores.csv"
+    argv = ["score", str(export / "leads.csv"), "-o", str(scores), "--model", str(tiny_world.bundles["good"])]
+    assert cli_main([*argv, "--no-reasons", "--activities", str(export / "activities.csv")]) == 0
+    leads = pd.read_csv(export / "leads.csv", dtype={"lead_id": str})
+    names = {"lead_id": "Id", "created_at": "CreatedDate", "closed_at": "ClosedDate", "status": "StageName"}
+    crm = leads.rename(columns={**names, "industry": "Industry"})
+    crm["StageName"] = crm["StageName"].map({"won": "Closed Won", "lost": "Closed Lost", "open": "Open"})
+    crm.to_csv(tmp_path / "crm.csv", index=False)
+    params = {
+        "source": {
+            "mapping": {**names, "firmographic": {"industry": "Industry"}, "pii": []},
+            "label": {"won_values": ["Closed Won"], "lost_values": ["Closed Lost"], "open_values": ["Open"]},
+        }
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    quarter = pd.to_datetime(leads["created_at"]).max().to_period("Q") - 1
+    common = [
+        "report",
+        "--quarter",
+        str(quarter),
+        "--scored",
+        str(scores),
+        "--as-of",
+        str(quarter.end_time.floor("s")),
+    ]
+    capsys.readouterr()
+    assert cli_main([*common, "--outcomes", str(export / "leads.csv"), "--out", str(tmp_path / "a")]) == 0
+    canonical_json = Path(capsys.readouterr().out.split()[1])
+    crm_argv = ["--outcomes", str(tmp_path / "crm.csv"), "--params", str(tmp_path / "params.yaml")]
+    assert cli_main([*common, *crm_argv, "--out", str(tmp_path / "b")]) == 0
+    crm_json = Path(capsys.readouterr().out.split()[1])
+    expected, actual = json.loads(canonical_json.read_text()), json.loads(crm_json.read_text())
+    assert actual["realized"]["n"] == expected["realized"]["n"] > 0
+    assert actual["realized"]["metrics"]["auc"] == pytest.approx(
+        expected["realized"]["metrics"]["auc"], abs=1e-12
+    )
+    assert actual["kpis"]["leads_scored"] == expected["kpis"]["leads_scored"]

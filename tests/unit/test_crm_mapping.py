@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from leadscore.core import canonical
+from leadscore.core.canonical import sanitise_name
 from leadscore.core.errors import SourceError
 from leadscore.core.params import ActivityMapping, JoinSpec, LabelPolicy, Mapping
 from leadscore.crm.mapping import (
@@ -15,7 +16,6 @@ from leadscore.crm.mapping import (
     apply_joins,
     map_activities,
     map_leads,
-    sanitise_name,
 )
 
 OLD = "2024-01-01"
@@ -271,3 +271,25 @@ def test_maturity_is_judged_against_the_pull_time_not_the_newest_created_at() ->
     explicit = POLICY.model_copy(update={"reference_time": "2024-01-10"})  # configured: wins over the pull
     young = map_leads(raw, export_mapping(), explicit, reference_time=pulled_at).leads[canonical.LEAD_ID]
     assert "102" not in set(young)
+
+
+def test_leads_created_after_a_pinned_reference_time_are_counted_not_silently_dropped() -> None:
+    raw = export_frame()
+    raw.loc[3, "Created"] = "2024-09-01"  # after the export was taken: impossible
+    raw.loc[4, "Created"] = "2025-01-01"
+    pinned = POLICY.model_copy(update={"reference_time": "2024-07-05"})
+    mapped = map_leads(raw, export_mapping(), pinned)
+    assert mapped.report.created_after_reference == 2
+    assert mapped.report.created_after_reference_examples == ["2024-09-01 00:00:00", "2025-01-01 00:00:00"]
+    assert {"104", "105"}.isdisjoint(mapped.leads[canonical.LEAD_ID])
+    assert mapped.report.as_dict()["created_after_reference"] == 2  # reaches pull_summary.json
+
+
+def test_unmatched_status_values_are_listed_with_their_counts(caplog: pytest.LogCaptureFixture) -> None:
+    raw = export_frame()
+    raw["Stage"] = ["Closed-Won", "Open", "Closed-Won", "Open", "Nurture"]
+    with caplog.at_level("WARNING", logger="leadscore.crm.mapping"):
+        mapped = map_leads(raw, export_mapping(), POLICY)
+    assert mapped.report.unknown_status_values == {"Closed-Won": 2, "Nurture": 1}
+    assert "'Closed-Won' (2), 'Nurture' (1)" in caplog.text
+    assert "won ['Closed Won']" in caplog.text

@@ -273,3 +273,39 @@ def test_gate_ranges_come_from_the_shared_table_the_api_and_batch_use() -> None:
         e.meta["column"]: (e.min_value, e.max_value) for e in suite.expectations if e.meta["check"] == "range"
     }
     assert ranges == {**canonical.NUMERIC_RANGES, "founded_year": (1800, 2026)}  # capped at the current year
+
+
+def _after_reference_summary(n: int, rows_in: int) -> dict[str, object]:
+    summary = pull_summary()
+    summary["leads"].update(  # type: ignore[union-attr]
+        rows_in=rows_in,
+        reference_time="2024-06-01 00:00:00",
+        created_after_reference=n,
+        created_after_reference_examples=["2024-07-02 00:00:00", "2201-01-01 00:00:00"],
+    )
+    return summary
+
+
+def test_leads_created_after_the_pinned_reference_time_stop_validate_over_the_threshold(
+    leads: pd.DataFrame,
+) -> None:
+    lines = _lines(leads, summary=_after_reference_summary(33, 333))
+    assert any(
+        "created_at" in line
+        and "33 leads (9.9% of the export) created after source.label.reference_time 2024-06-01" in line
+        and "'2201-01-01 00:00:00'" in line
+        for line in lines
+    ), lines
+    tolerant = PARAMS.model_copy(update={"max_created_after_reference_rate": 0.1})
+    report = validate_leads(leads, None, _after_reference_summary(33, 333), tolerant, current_year=2026)
+    assert report.success, report.lines
+    assert any("33 leads" in w and "left out of training" in w for w in report.warnings)
+
+
+def test_failures_name_the_export_column_beside_the_canonical_role(leads: pd.DataFrame) -> None:
+    broken = leads.copy()
+    broken.loc[:4, "lead_id"] = broken.loc[5, "lead_id"]
+    mapping = Mapping(lead_id="Id", created_at="CreatedDate", firmographic={"industry": "Industry__c"})
+    lines = _lines(broken, mapping=mapping)
+    assert any(line.startswith("lead_id (export column 'Id'): ") for line in lines), lines
+    assert not any("(export column 'lead_id')" in line for line in _lines(broken))
