@@ -164,7 +164,14 @@ def export_names(mapping: Mapping) -> dict[str, str]:
             (canonical.ACTIVITY_TYPE, activities.activity_type),
         ):
             names[f"activities.{role}"] = column
-    return names
+    # A column the export already calls by its canonical name needs no second name (label and outcome are
+    # derived from status: named only when status is called something else).
+    derived_from = {canonical.LABEL: canonical.STATUS, canonical.OUTCOME: canonical.STATUS}
+    return {
+        name: column
+        for name, column in names.items()
+        if column != derived_from.get(name, name.removeprefix("activities."))
+    }
 
 
 def _drop_feature_checks(
