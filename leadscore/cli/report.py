@@ -191,9 +191,20 @@ def read_scored(
             from leadscore.crm.mapping import map_leads
 
             # No label policy here (require_outcome=False): the report judges maturity itself.
-            export = map_leads(
+            mapped = map_leads(
                 export, mapping, label or LabelPolicy(), require_outcome=False, strict_columns=False
-            ).leads
+            )
+            export = mapped.leads
+            # Unreadable values (a 9999-12-31 placeholder close date) count as missing: say so, not silently.
+            for column, n in mapped.report.parse_failures.items():
+                example = mapped.report.parse_examples.get(column, "")
+                logger.warning(
+                    "%s: %d %s values could not be read and count as missing (e.g. %r)",
+                    outcomes_path.name,
+                    n,
+                    column,
+                    example,
+                )
             where = f"{outcomes_path} column {mapping.status!r}"
         else:
             where = f"{outcomes_path} column {canonical.STATUS!r}"
