@@ -93,7 +93,7 @@ CORRUPT: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], dict, dict, str
         lambda f: f.drop(columns=["employees"]),
         {},
         {"firmographic": {"employees": "Employees"}},
-        "employees: column missing (required, or mapped in source.mapping)",
+        "employees (export column 'Employees'): column missing (required, or mapped in source.mapping)",
     ),
     "too few conversions": (_few_won, {}, {}, "label: 3 conversions (min 20)"),
     "negative employees": (_negative, {}, {}, "employees: 1 value below 0 (e.g. -40)"),
