@@ -25,6 +25,7 @@ from typing import Any
 from leadscore.core.errors import SourceError
 from leadscore.core.params import ActivityMapping, SourceParams
 from leadscore.core.urls import redact_url
+from leadscore.crm.sources import sql_connection
 
 FINGERPRINT_FORMAT = 1
 _CHUNK = 1 << 20
@@ -105,54 +106,40 @@ def sql_fingerprint(
     Raises:
         SourceError: unreachable database, unknown table, bad SQL.
     """
-    from sqlalchemy import create_engine, func, inspect, select, text
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+    from sqlalchemy import func, inspect, select, text
     from sqlalchemy.sql import column as sql_column
     from sqlalchemy.sql import table as sql_table
 
     if (table is None) == (query is None):
         raise SourceError("a sql read needs exactly one of table or query")
-    shown = redact_url(url)
     what = f"table '{table}'" if table else "query"
     identity = f"table:{table}" if table else f"query:{query}"
     out: dict[str, Any] = {"read": hashlib.sha256(identity.encode()).hexdigest()[:16]}
-    try:
-        engine = create_engine(url)
-    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-        raise SourceError(f"invalid database URL {shown}: {exc}") from None
-    try:
-        with engine.connect() as connection:
-            if table is not None:
-                schema_name, _, table_name = table.rpartition(".")
-                present = {
-                    c["name"] for c in inspect(connection).get_columns(table_name, schema_name or None)
-                }
-                wanted = [c for c in (*(time_columns or []), group_column) if c and c in present]
-                source = sql_table(table_name, *[sql_column(c) for c in wanted], schema=schema_name or None)
-            else:
-                probe = connection.execute(text(f"SELECT * FROM ({query}) AS fingerprint_probe WHERE 1 = 0"))
-                present = set(probe.keys())
-                wanted = [c for c in (*(time_columns or []), group_column) if c and c in present]
-                source = text(query or "").columns(*[sql_column(c) for c in wanted]).subquery("fingerprint")
-            times = [c for c in (time_columns or []) if c in wanted]
-            row = connection.execute(
-                select(func.count(), *[func.max(source.c[c]) for c in times]).select_from(source)
-            ).one()
-            out["rows"] = int(row[0])
-            out["latest"] = {c: None if v is None else str(v) for c, v in zip(times, row[1:], strict=True)}
-            if group_column and group_column in wanted:
-                counts = connection.execute(
-                    select(source.c[group_column], func.count())
-                    .select_from(source)
-                    .group_by(source.c[group_column])
-                ).all()
-                out["rows_by_" + group_column] = {
-                    str(k): int(n) for k, n in sorted(counts, key=lambda r: str(r[0]))
-                }
-    except SQLAlchemyError as exc:
-        raise SourceError(
-            f"cannot fingerprint {what} in {shown}: {str(exc.__cause__ or exc).splitlines()[0]}"
-        ) from None
-    finally:
-        engine.dispose()
+    with sql_connection(url, f"fingerprint {what}") as connection:
+        source: Any  # a table or a subquery: both expose .c
+        if table is not None:
+            schema_name, _, table_name = table.rpartition(".")
+            present = {c["name"] for c in inspect(connection).get_columns(table_name, schema_name or None)}
+            wanted = [c for c in (*(time_columns or []), group_column) if c and c in present]
+            source = sql_table(table_name, *[sql_column(c) for c in wanted], schema=schema_name or None)
+        else:
+            probe = connection.execute(text(f"SELECT * FROM ({query}) AS fingerprint_probe WHERE 1 = 0"))
+            present = set(probe.keys())
+            wanted = [c for c in (*(time_columns or []), group_column) if c and c in present]
+            source = text(query or "").columns(*[sql_column(c) for c in wanted]).subquery("fingerprint")
+        times = [c for c in (time_columns or []) if c in wanted]
+        row = connection.execute(
+            select(func.count(), *[func.max(source.c[c]) for c in times]).select_from(source)
+        ).one()
+        out["rows"] = int(row[0])
+        out["latest"] = {c: None if v is None else str(v) for c, v in zip(times, row[1:], strict=True)}
+        if group_column and group_column in wanted:
+            counts = connection.execute(
+                select(source.c[group_column], func.count())
+                .select_from(source)
+                .group_by(source.c[group_column])
+            ).all()
+            out["rows_by_" + group_column] = {
+                str(k): int(n) for k, n in sorted(counts, key=lambda r: str(r[0]))
+            }
     return out

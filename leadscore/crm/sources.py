@@ -10,13 +10,20 @@ traceback.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from leadscore.core.errors import SourceError
 from leadscore.core.params import ActivityMapping, SimulateParams, SourceParams
+from leadscore.core.urls import redact_url
 from leadscore.crm.mapping import apply_joins
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -121,33 +128,47 @@ def read_sql(url: str, *, table: str | None = None, query: str | None = None) ->
     Raises:
         SourceError: unreachable database, unknown table, bad SQL.
     """
-    from sqlalchemy import create_engine, inspect, text
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+    from sqlalchemy import inspect, text
 
     if (table is None) == (query is None):
         raise SourceError("a sql read needs exactly one of table or query")
-    shown_url = _hide_password(url)
+    what = f"table '{table}'" if table else "query"
+    with sql_connection(url, f"read {what}") as connection:
+        if table is not None:
+            schema_name, _, table_name = table.rpartition(".")
+            names = inspect(connection).get_table_names(schema=schema_name or None)
+            if table_name not in names:
+                known = ", ".join(sorted(names)) or "(none)"
+                raise SourceError(f"table '{table}' not found in {redact_url(url)}; tables: {known}")
+            return pd.read_sql_table(table_name, connection, schema=schema_name or None)
+        return pd.read_sql_query(text(query or ""), connection)
+
+
+@contextmanager
+def sql_connection(url: str, action: str) -> Iterator[Connection]:
+    """A connection to ``url`` whose failures are one readable line: ``cannot <action> from <url>: <reason>``.
+
+    The one place a source database is opened (reading the export, fingerprinting it), so every error names
+    the database with its password masked and the engine is always disposed.
+
+    Raises:
+        SourceError: an invalid URL, an unreachable database or a failing statement.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    shown = redact_url(url)
     try:
         engine = create_engine(url)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-        raise SourceError(f"invalid database URL {shown_url}: {_first_line(exc)}") from None
+        raise SourceError(f"invalid database URL {shown}: {_first_line(exc)}") from None
     try:
         with engine.connect() as connection:
-            if table is not None:
-                schema_name, _, table_name = table.rpartition(".")
-                names = inspect(connection).get_table_names(schema=schema_name or None)
-                if table_name not in names:
-                    known = ", ".join(sorted(names)) or "(none)"
-                    raise SourceError(f"table '{table}' not found in {shown_url}; tables: {known}")
-                return pd.read_sql_table(table_name, connection, schema=schema_name or None)
-            return pd.read_sql_query(text(query or ""), connection)
+            yield connection
     except SourceError:
         raise
     except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
-        what = f"table '{table}'" if table else "query"
-        raise SourceError(
-            f"cannot read {what} from {shown_url}: {_first_line(exc.__cause__ or exc)}"
-        ) from None
+        raise SourceError(f"cannot {action} from {shown}: {_first_line(exc.__cause__ or exc)}") from None
     finally:
         engine.dispose()
 
@@ -168,14 +189,4 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _hide_password(url: str) -> str:
-    """Never echo a database password into logs or error lines."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparseable URL is reported by create_engine anyway
-        return url.split("@")[-1]
-
-
-__all__ = ["read_export", "read_sql", "read_table_file"]
+__all__ = ["read_export", "read_sql", "read_table_file", "sql_connection"]
