@@ -21,15 +21,21 @@ from leadscore.monitoring.metrics import roc_auc
 from tests.registry_fixtures import TinyWorld, tiny_world_fixture  # noqa: F401 - fixtures
 
 
-def test_scores_of_leadscore_score_with_their_export_make_the_report(
-    tiny_world: TinyWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def score_the_export(tiny_world: TinyWorld, tmp_path: Path) -> tuple[Path, Path]:
+    """The simulated export as CSV files and its `leadscore score` scores: (export dir, scores file)."""
     export = tmp_path / "export"
     write_export(tiny_world.export, export, file_format="csv")
     scores = tmp_path / "scores.csv"
     bundle = str(tiny_world.bundles["good"])
     argv = ["score", str(export / "leads.csv"), "-o", str(scores), "--model", bundle, "--no-reasons"]
     assert cli_main([*argv, "--activities", str(export / "activities.csv")]) == 0
+    return export, scores
+
+
+def test_scores_of_leadscore_score_with_their_export_make_the_report(
+    tiny_world: TinyWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export, scores = score_the_export(tiny_world, tmp_path)
 
     leads = pd.read_csv(export / "leads.csv", dtype={"lead_id": str}, parse_dates=["created_at", "closed_at"])
     quarter = leads["created_at"].max().to_period("Q") - 1  # the last complete quarter
@@ -99,11 +105,7 @@ def test_outcomes_in_the_exports_own_column_names_are_read_through_the_training_
 ) -> None:
     import yaml
 
-    export = tmp_path / "export"
-    write_export(tiny_world.export, export, file_format="csv")
-    scores = tmp_path / "scores.csv"
-    argv = ["score", str(export / "leads.csv"), "-o", str(scores), "--model", str(tiny_world.bundles["good"])]
-    assert cli_main([*argv, "--no-reasons", "--activities", str(export / "activities.csv")]) == 0
+    export, scores = score_the_export(tiny_world, tmp_path)
     leads = pd.read_csv(export / "leads.csv", dtype={"lead_id": str})
     names = {"lead_id": "Id", "created_at": "CreatedDate", "closed_at": "ClosedDate", "status": "StageName"}
     crm = leads.rename(columns={**names, "industry": "Industry"})
